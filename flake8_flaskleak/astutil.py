@@ -1,0 +1,127 @@
+"""Small helpers over the standard-library ``ast`` tree, shared by the model and the rules."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def dotted_name(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name, ``None`` for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def call_name(node: ast.Call) -> str | None:
+    """The dotted name of what a call calls (``engine.connect`` for ``engine.connect()``)."""
+    return dotted_name(node.func)
+
+
+def last_part(name: str | None) -> str | None:
+    return name.rsplit(".", 1)[-1] if name else None
+
+
+def walk_local(node: ast.AST) -> Iterator[ast.AST]:
+    """Walk a function or class body without entering nested functions, lambdas or classes.
+
+    What a nested ``def`` does happens when it is called, not when its parent runs.
+    """
+    stack = list(ast.iter_child_nodes(node))
+    while stack:
+        child = stack.pop()
+        yield child
+        if not isinstance(child, SCOPE_NODES):
+            stack.extend(ast.iter_child_nodes(child))
+
+
+def walk_statements_local(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    for statement in body:
+        yield statement
+        if not isinstance(statement, SCOPE_NODES):
+            yield from walk_local(statement)
+
+
+def iter_functions(tree: ast.AST) -> Iterator[FunctionNode]:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+
+
+def constant_truthiness(node: ast.AST | None) -> bool | None:
+    """``True``/``False`` for a literal whose truth is known, ``None`` when it is not a literal."""
+    if isinstance(node, ast.Constant):
+        return bool(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        inner = constant_truthiness(node.operand)
+        return None if inner is None else not inner
+    return None
+
+
+def keyword_value(call: ast.Call, name: str) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
+
+
+def string_value(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def assigned_names(target: ast.AST) -> Iterator[ast.Name]:
+    """The plain names a (possibly unpacking) assignment target binds."""
+    if isinstance(target, ast.Name):
+        yield target
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from assigned_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from assigned_names(target.value)
+
+
+def local_bindings(function: FunctionNode) -> set[str]:
+    """Names a function binds locally (parameters and assignments), minus its ``global`` names."""
+    arguments = function.args
+    names = {
+        arg.arg
+        for arg in arguments.posonlyargs + arguments.args + arguments.kwonlyargs
+    }
+    if arguments.vararg:
+        names.add(arguments.vararg.arg)
+    if arguments.kwarg:
+        names.add(arguments.kwarg.arg)
+    declared_global: set[str] = set()
+    for node in walk_local(function):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared_global.update(node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names - declared_global
+
+
+def short_source(node: ast.AST, limit: int = 60) -> str:
+    """A short one-line rendering of a node's source, for messages."""
+    try:
+        text = ast.unparse(node)
+    except Exception:  # pragma: no cover - unparse handles every node ast.parse makes
+        text = "..."
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,59 @@
+"""The one analysis path both front ends use: pick the rules a file's text can trigger, run them.
+
+Nothing here parses: the flake8 plugin hands over the tree flake8 already built, and the
+``flaskleak`` command parses with ``ast`` once per file before calling ``analyse``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from collections.abc import Iterable
+
+from .finding import Finding
+from .options import Options
+from .rule import Analysis, Rule
+from .rules import discover
+
+ALL_RULES: list[type[Rule]] = discover()
+RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
+
+
+def code_selected(code: str, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> bool:
+    """``--select``/``--ignore`` by code or prefix; the longer matching prefix wins, as in flake8."""
+    select = tuple(select) or ("FLK",)
+    selected = max((len(p) for p in select if code.startswith(p)), default=-1)
+    ignored = max((len(p) for p in ignore if code.startswith(p)), default=-1)
+    return selected > ignored
+
+
+def rules_for(text: str, rules: Iterable[type[Rule]] = ALL_RULES) -> list[type[Rule]]:
+    return [rule for rule in rules if rule.applies_to(text)]
+
+
+def analyse(
+    tree: ast.Module,
+    text: str,
+    path: str,
+    options: Options | None = None,
+    rules: Iterable[type[Rule]] = ALL_RULES,
+) -> list[Finding]:
+    """All findings for one parsed file, sorted by position."""
+    active = rules_for(text, rules)
+    if not active:
+        return []
+    analysis = Analysis(tree, text, path, options)
+    findings: set[Finding] = set()
+    for rule in active:
+        try:
+            findings.update(rule(analysis).check())
+        except Exception as error:  # a bug in a rule must not take the user's lint run down
+            if os.environ.get("FLASKLEAK_STRICT"):
+                raise
+            print(
+                f"flake8-flaskleak: internal error in {rule.code} on {path}: "
+                f"{type(error).__name__}: {error} (please report this)",
+                file=sys.stderr,
+            )
+    return sorted(findings)

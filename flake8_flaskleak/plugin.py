@@ -1,0 +1,47 @@
+"""The flake8 front end: flake8 parses, we walk its tree."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import Any
+
+from . import __version__
+from .engine import analyse
+from .options import OPTION_SPECS, OptionError, Options, options_from_mapping
+
+
+class FlaskLeakChecker:
+    name = "flake8-flaskleak"
+    version = __version__
+    options = Options()
+
+    def __init__(self, tree: ast.AST, filename: str, lines: list[str]):
+        self.tree = tree
+        self.filename = filename
+        self.lines = lines
+
+    @classmethod
+    def add_options(cls, option_manager: Any) -> None:
+        for spec in OPTION_SPECS:
+            option_manager.add_option(
+                f"--flaskleak-{spec.flag}",
+                default=None,
+                parse_from_config=True,
+                help=f"flake8-flaskleak: {spec.help}",
+            )
+
+    @classmethod
+    def parse_options(cls, options: Any) -> None:
+        raw = {spec.name: getattr(options, f"flaskleak_{spec.name}", None) for spec in OPTION_SPECS}
+        try:
+            cls.options = options_from_mapping(raw)
+        except OptionError as error:
+            raise SystemExit(f"flake8-flaskleak: bad option --flaskleak-{error}") from None
+
+    def run(self) -> Iterator[tuple[int, int, str, type]]:
+        if not isinstance(self.tree, ast.Module):
+            return
+        text = "".join(self.lines)
+        for finding in analyse(self.tree, text, self.filename, self.options):
+            yield finding.line, finding.col, finding.flake8_text(), type(self)

@@ -1,0 +1,88 @@
+"""What a rule is, and the per-file analysis every rule reads from.
+
+A rule is a small class in its own module under ``flake8_flaskleak/rules/``: its code, name,
+one-line summary, the strings a file must contain for the rule to have anything to find
+(``triggers``), and ``check()``, which yields findings. A rule that can rewrite what it finds
+also sets ``fix_safety`` and implements ``fix()`` on a libcst tree; libcst is only ever loaded
+for files that have such a finding.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterator
+from functools import cached_property
+from typing import ClassVar
+
+from .finding import Finding, FixSafety
+from .flask_model import FlaskModel
+from .imports import ImportResolver
+from .options import Options
+
+
+def module_name_for(path: str) -> tuple[str, bool]:
+    """The dotted module name of a file, from the packages (``__init__.py``) above it."""
+    if not path or path in ("-", "stdin") or not path.endswith(".py"):
+        return "", False
+    path = os.path.abspath(path)
+    directory, filename = os.path.split(path)
+    stem = filename[:-3]
+    is_package = stem == "__init__"
+    parts = [] if is_package else [stem]
+    for _ in range(50):  # deeper than any real package tree
+        if not os.path.isfile(os.path.join(directory, "__init__.py")):
+            break
+        directory, package = os.path.split(directory)
+        parts.insert(0, package)
+    return ".".join(parts), is_package
+
+
+class Analysis:
+    """Everything known about one file, computed lazily and shared by every rule that runs."""
+
+    def __init__(self, tree: ast.Module, text: str, path: str, options: Options | None = None):
+        self.tree = tree
+        self.text = text
+        self.path = path
+        self.options = options or Options()
+
+    @cached_property
+    def module(self) -> tuple[str, bool]:
+        return module_name_for(self.path)
+
+    @cached_property
+    def imports(self) -> ImportResolver:
+        name, is_package = self.module
+        return ImportResolver(self.tree, name, is_package)
+
+    @cached_property
+    def flask(self) -> FlaskModel:
+        return FlaskModel(self.tree, self.imports, self.path, self.options)
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]  # kebab-case, the doc page is rules/{code}-{name}.md
+    summary: ClassVar[str]  # one line for `flaskleak rules`
+    triggers: ClassVar[tuple[str, ...]]  # the file text must contain one for the rule to run
+    fix_safety: ClassVar[FixSafety | None] = None
+
+    def __init__(self, analysis: Analysis):
+        self.analysis = analysis
+
+    def check(self) -> Iterator[Finding]:
+        raise NotImplementedError
+
+    def finding(self, node: ast.AST, message: str) -> Finding:
+        return Finding(
+            line=getattr(node, "lineno", 1),
+            col=getattr(node, "col_offset", 0),
+            code=self.code,
+            message=message,
+            fixable=self.fix_safety is not None,
+        )
+
+    @classmethod
+    def applies_to(cls, text: str) -> bool:
+        return any(trigger in text for trigger in cls.triggers)

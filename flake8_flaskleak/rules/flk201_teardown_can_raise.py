@@ -1,0 +1,143 @@
+"""FLK201 teardown-can-raise: a teardown with a statement that can raise outside a catch-all try.
+
+Flask runs teardown functions in reverse registration order; one that raises stops the rest
+(``session.remove()``, ``request.close()``), and before Flask 0.11 the app context stayed on the
+stack for good.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from ..astutil import SCOPE_NODES, dotted_name, short_source
+from ..finding import Finding, FixSafety
+from ..rule import Rule
+
+CATCH_ALL = {"Exception", "BaseException", "builtins.Exception", "builtins.BaseException"}
+# Calls that do not raise in practice: logging swallows its own errors, these builtins cannot
+# fail on ordinary objects, and ``g.pop(name, default)`` has a default.
+SAFE_CALL_NAMES = {"print", "hasattr", "isinstance", "issubclass", "len", "id", "repr", "str", "bool", "callable"}
+LOGGING_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
+
+
+def catches_everything(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(dotted_name(t) in CATCH_ALL for t in types)
+
+
+def call_is_safe(call: ast.Call) -> bool:
+    name = dotted_name(call.func) or ""
+    if name in SAFE_CALL_NAMES:
+        return True
+    last = name.rsplit(".", 1)[-1]
+    if last in LOGGING_METHODS and ("log" in name.lower()):  # logger.info, app.logger.error
+        return True
+    if last == "getattr" and len(call.args) == 3:
+        return True  # with a default, getattr does not raise on a missing name
+    if (last == "pop" and len(call.args) == 2) or (last == "get" and len(call.args) in (1, 2)):
+        return True  # g.pop(name, default), g.get(name): a mapping-style read with a default
+    return False
+
+
+def expression_can_raise(node: ast.AST) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Call) and not call_is_safe(current):
+            return True
+        if isinstance(current, (ast.Subscript, ast.Await, ast.Raise, ast.Assert)):
+            return True
+        if isinstance(current, (ast.Import, ast.ImportFrom)):
+            return True
+        if isinstance(current, ast.Delete) and any(
+            isinstance(t, (ast.Attribute, ast.Subscript)) for t in current.targets
+        ):
+            return True
+        if isinstance(current, SCOPE_NODES):
+            continue
+        stack.extend(ast.iter_child_nodes(current))
+    return False
+
+
+def first_unprotected(body: list[ast.stmt]) -> ast.stmt | None:
+    """The first statement of a block that can raise and is not inside a catch-all ``try``."""
+    for statement in body:
+        found = _unprotected_in(statement)
+        if found is not None:
+            return found
+    return None
+
+
+def _unprotected_in(statement: ast.stmt) -> ast.stmt | None:
+    if isinstance(statement, SCOPE_NODES):
+        return None
+    if isinstance(statement, ast.Try) or type(statement).__name__ == "TryStar":
+        if not any(catches_everything(handler) for handler in statement.handlers):
+            found = first_unprotected(statement.body)
+            if found is not None:
+                return found
+        for handler in statement.handlers:
+            found = first_unprotected(handler.body)
+            if found is not None:
+                return found
+        return first_unprotected(statement.orelse) or first_unprotected(statement.finalbody)
+    headers: list[ast.AST] = []
+    blocks: list[list[ast.stmt]] = []
+    if isinstance(statement, (ast.If, ast.While)):
+        headers, blocks = [statement.test], [statement.body, statement.orelse]
+    elif isinstance(statement, (ast.For, ast.AsyncFor)):
+        headers, blocks = [statement.iter], [statement.body, statement.orelse]
+    elif isinstance(statement, (ast.With, ast.AsyncWith)):
+        headers, blocks = list(statement.items), [statement.body]
+    elif isinstance(statement, ast.Match):
+        headers, blocks = [statement.subject], [case.body for case in statement.cases]
+    else:
+        return statement if expression_can_raise(statement) else None
+    if isinstance(statement, ast.AsyncWith) or any(expression_can_raise(h) for h in headers):
+        return statement
+    for block in blocks:
+        found = first_unprotected(block)
+        if found is not None:
+            return found
+    return None
+
+
+def describe(statement: ast.stmt) -> str:
+    """A short rendering of a statement; a compound statement by its header only."""
+    if isinstance(statement, (ast.If, ast.While)):
+        return f"{type(statement).__name__.lower()} {short_source(statement.test, 40)}:"
+    if isinstance(statement, (ast.For, ast.AsyncFor)):
+        return f"for ... in {short_source(statement.iter, 40)}:"
+    if isinstance(statement, (ast.With, ast.AsyncWith)):
+        return f"with {short_source(statement.items[0].context_expr, 40)}:"
+    if isinstance(statement, ast.Match):
+        return f"match {short_source(statement.subject, 40)}:"
+    return short_source(statement, 50)
+
+
+class TeardownCanRaise(Rule):
+    code = "FLK201"
+    name = "teardown-can-raise"
+    summary = "teardown function can raise and skip the teardowns after it"
+    triggers = ("teardown_",)
+    fix_safety = FixSafety.SAFE
+
+    def check(self) -> Iterator[Finding]:
+        seen = set()
+        for entry in self.analysis.flask.teardowns:
+            function = entry.function
+            if function in seen:
+                continue
+            seen.add(function)
+            statement = first_unprotected(function.body)
+            if statement is None:
+                continue
+            yield self.finding(
+                statement,
+                f"teardown `{function.name}` can raise at `{describe(statement)}` and skip the "
+                "teardowns after it (session.remove(), context pop): wrap its body in "
+                "try/except Exception that calls logger.exception",
+            )
