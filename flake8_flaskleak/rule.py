@@ -74,6 +74,10 @@ class Rule:
     def check(self) -> Iterator[Finding]:
         raise NotImplementedError
 
+    def fix(self, context):  # context: fixes.FixContext
+        """Rewrite this rule's findings in ``context.module``; return the new module or None."""
+        return None
+
     def finding(self, node: ast.AST, message: str) -> Finding:
         return Finding(
             line=getattr(node, "lineno", 1),
