@@ -28,8 +28,10 @@ def code_selected(code: str, select: Iterable[str] = (), ignore: Iterable[str] =
     return selected > ignored
 
 
-def rules_for(text: str, rules: Iterable[type[Rule]] = ALL_RULES) -> list[type[Rule]]:
-    return [rule for rule in rules if rule.applies_to(text)]
+def rules_for(
+    text: str, path: str, options: Options, rules: Iterable[type[Rule]] = ALL_RULES
+) -> list[type[Rule]]:
+    return [rule for rule in rules if rule.applies_to(text, path, options)]
 
 
 def analyse(
@@ -40,7 +42,8 @@ def analyse(
     rules: Iterable[type[Rule]] = ALL_RULES,
 ) -> list[Finding]:
     """All findings for one parsed file, sorted by position."""
-    active = rules_for(text, rules)
+    options = options or Options()
+    active = rules_for(text, path, options, rules)
     if not active:
         return []
     analysis = Analysis(tree, text, path, options)

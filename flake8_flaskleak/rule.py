@@ -88,5 +88,6 @@ class Rule:
         )
 
     @classmethod
-    def applies_to(cls, text: str) -> bool:
+    def applies_to(cls, text: str, path: str, options: Options) -> bool:
+        """The cheap test run before anything is walked: can this file hold a finding?"""
         return any(trigger in text for trigger in cls.triggers)
