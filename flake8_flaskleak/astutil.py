@@ -43,11 +43,44 @@ def walk_local(node: ast.AST) -> Iterator[ast.AST]:
             stack.extend(ast.iter_child_nodes(child))
 
 
+def walk_executed(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node evaluated when a block of statements runs.
+
+    Like ``walk_local`` it does not enter the bodies of nested functions and lambdas, but it
+    does yield what a ``def``/``class`` statement evaluates where it stands: decorators,
+    default values, class bases and keywords, and the class body itself.
+    """
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            arguments = node.args
+            evaluated = list(arguments.defaults) + [d for d in arguments.kw_defaults if d]
+            if not isinstance(node, ast.Lambda):
+                evaluated = list(node.decorator_list) + evaluated
+            stack.extend(reversed(evaluated))
+        elif isinstance(node, ast.ClassDef):
+            evaluated = node.decorator_list + node.bases + [k.value for k in node.keywords]
+            stack.extend(reversed(evaluated + node.body))
+        else:
+            stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
 def walk_statements_local(body: list[ast.stmt]) -> Iterator[ast.AST]:
     for statement in body:
         yield statement
         if not isinstance(statement, SCOPE_NODES):
             yield from walk_local(statement)
+
+
+def parent_map(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    """Each node's parent, for the rare question that needs to look upwards (build it lazily)."""
+    parents: dict[ast.AST, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    return parents
 
 
 def iter_functions(tree: ast.AST) -> Iterator[FunctionNode]:

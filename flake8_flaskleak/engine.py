@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from .finding import Finding
 from .options import Options
+from .project import ProjectIndex
 from .rule import Analysis, Rule
 from .rules import discover
 
@@ -40,13 +41,18 @@ def analyse(
     path: str,
     options: Options | None = None,
     rules: Iterable[type[Rule]] = ALL_RULES,
+    project: ProjectIndex | None | bool = True,
 ) -> list[Finding]:
-    """All findings for one parsed file, sorted by position."""
+    """All findings for one parsed file, sorted by position.
+
+    ``project``: True looks up the whole-project index for the file (when the option is on and
+    the file is in a project); None analyses the file alone.
+    """
     options = options or Options()
     active = rules_for(text, path, options, rules)
     if not active:
         return []
-    analysis = Analysis(tree, text, path, options)
+    analysis = Analysis(tree, text, path, options, project)
     findings: set[Finding] = set()
     for rule in active:
         try:

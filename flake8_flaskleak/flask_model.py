@@ -16,11 +16,18 @@ from __future__ import annotations
 
 import ast
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .astutil import FunctionNode, dotted_name, keyword_value, string_value, walk_local
+from .astutil import (
+    FunctionNode,
+    dotted_name,
+    keyword_value,
+    string_value,
+    walk_executed,
+    walk_local,
+)
 from .configs import ConfigModel
 from .imports import ImportResolver
 from .options import Options
@@ -101,6 +108,12 @@ FLASK_ONLY_METHODS = REQUEST_HOOKS | {"add_url_rule", "register_blueprint", "reg
 THREAD_CLASSES = {"threading.Thread", "threading.Timer", "multiprocessing.Process"}
 EXECUTOR_METHODS = {"submit", "map", "apply_async", "map_async", "starmap", "submit_stored"}
 TASK_DECORATORS = {"task", "shared_task", "job", "periodic_task", "actor"}
+# Flask's (and Quart's) per-request proxies, by every module path they are imported from.
+REQUEST_GLOBALS = {
+    f"{package}.{name}": name
+    for package in ("flask", "flask.globals", "quart", "quart.globals")
+    for name in ("request", "session", "g")
+}
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,8 @@ class Reach:
     path: tuple[str, ...]  # function names from the entry point to this function
 
     def describe(self) -> str:
+        if self.entry.kind == "called":  # reached from request-time code in another module
+            return f"{self.entry.description} via `{'` -> `'.join(self.path)}`"
         if len(self.path) <= 1:
             return f"{self.entry.description} `{self.path[0]}`" if self.path else self.entry.description
         return f"{self.entry.description} `{self.path[0]}` via `{'` -> `'.join(self.path[1:])}`"
@@ -441,6 +456,20 @@ class FlaskModel:
             scope = info.parent
         return self.module_functions.get(name)
 
+    def functions_called(self, expr: ast.expr, site: ast.AST) -> list[FunctionNode]:
+        """The functions defined here that ``expr`` (``f``, ``self.f``, ``Cls.f``) names."""
+        return self._functions_referenced(expr, site)
+
+    def request_global(self, node: ast.AST) -> str | None:
+        """``request``/``session``/``g`` when ``node`` names Flask's or Quart's proxy."""
+        if not isinstance(node, (ast.Name, ast.Attribute)):
+            return None
+        return REQUEST_GLOBALS.get(self.imports.qualified_name(node) or "")
+
+    def all_methods(self, class_name: str) -> dict[str, FunctionNode]:
+        """Methods of a class defined here, by name, including those of bases defined here."""
+        return self._all_methods(class_name)
+
     def _all_methods(self, class_name: str, seen: set[str] | None = None) -> dict[str, FunctionNode]:
         """Methods of a class defined here, including those inherited from bases defined here."""
         seen = seen if seen is not None else set()
@@ -474,9 +503,13 @@ class FlaskModel:
     @cached_property
     def request_time(self) -> dict[FunctionNode, Reach]:
         """Every function that runs per request, with the first entry point found to reach it."""
+        return self.reach_from(self.entry_points)
+
+    def reach_from(self, entries: Iterable[EntryPoint]) -> dict[FunctionNode, Reach]:
+        """Every function that the given entry points run, with the first entry found to reach it."""
         reached: dict[FunctionNode, Reach] = {}
         queue: deque[FunctionNode] = deque()
-        for entry in self.entry_points:
+        for entry in entries:
             if entry.function not in reached:
                 reached[entry.function] = Reach(entry, (entry.function.name,))
                 queue.append(entry.function)
@@ -488,6 +521,58 @@ class FlaskModel:
                     reached[callee] = Reach(reach.entry, reach.path + (callee.name,))
                     queue.append(callee)
         return reached
+
+    def executing_function(self, node: ast.AST) -> FunctionNode | None:
+        """The function whose run evaluates ``node`` (``None``: module or class level, at import).
+
+        Unlike ``enclosing_function``, the decorators and default values of a ``def`` belong to
+        the function the ``def`` stands in: ``@event.listens_for(...)`` on a function nested in
+        a view runs on every request, ``@app.after_request`` on a module-level one at import.
+        """
+        return self._executing.get(node)
+
+    @cached_property
+    def _executing(self) -> dict[ast.AST, FunctionNode]:
+        result: dict[ast.AST, FunctionNode] = {}
+        for function in self.functions:
+            for child in walk_executed(function.body):
+                result[child] = function
+        return result
+
+    def request_reach(self, node: ast.AST) -> Reach | None:
+        """How the code that evaluates ``node`` runs per request; ``None`` if it does not."""
+        function = self.executing_function(node)
+        return self.request_time.get(function) if function is not None else None
+
+    def add_external_reach(self, reached: dict[str, str]) -> None:
+        """Seed functions that request-time code in other modules calls (project analysis)."""
+        by_qualname = {info.qualname: node for node, info in self.functions.items()}
+        reached_here = self.request_time  # what this module's own entry points reach comes first
+        for qualname, description in reached.items():
+            function = by_qualname.get(qualname)
+            if function is not None and function not in reached_here:
+                self.entry_points.append(EntryPoint(function, "called", description, None))
+        self.__dict__.pop("request_time", None)
+
+    def imported_calls(self, function: FunctionNode) -> list[str]:
+        """Qualified names of imported functions ``function`` calls or hands on (project analysis).
+
+        A decorator from another module is named with a ``.<locals>`` suffix: its wrappers run.
+        """
+        found = []
+        for decorator in function.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            qualified = self.imports.qualified_name(target)
+            if qualified:
+                found.append(f"{qualified}.<locals>")
+        for node in walk_local(function):
+            if isinstance(node, ast.Call):
+                for candidate in [node.func] + list(node.args) + [k.value for k in node.keywords]:
+                    if isinstance(candidate, (ast.Name, ast.Attribute)):
+                        qualified = self.imports.qualified_name(candidate)
+                        if qualified:
+                            found.append(qualified)
+        return found
 
     def is_request_time(self, function: FunctionNode | None) -> bool:
         return function is not None and function in self.request_time

@@ -19,6 +19,7 @@ from .finding import Finding, FixSafety
 from .flask_model import FlaskModel
 from .imports import ImportResolver
 from .options import Options
+from .project import ProjectIndex, project_for
 
 
 def module_name_for(path: str) -> tuple[str, bool]:
@@ -41,11 +42,26 @@ def module_name_for(path: str) -> tuple[str, bool]:
 class Analysis:
     """Everything known about one file, computed lazily and shared by every rule that runs."""
 
-    def __init__(self, tree: ast.Module, text: str, path: str, options: Options | None = None):
+    def __init__(
+        self,
+        tree: ast.Module,
+        text: str,
+        path: str,
+        options: Options | None = None,
+        project: ProjectIndex | None | bool = True,
+    ):
         self.tree = tree
         self.text = text
         self.path = path
         self.options = options or Options()
+        self._project = project  # True: look it up when first asked; None: per-file only
+
+    @cached_property
+    def project(self) -> ProjectIndex | None:
+        """The whole-project index, or None (option off, no project root, not a real file)."""
+        if self._project is True:
+            return project_for(self.path, self.options)
+        return self._project or None
 
     @cached_property
     def module(self) -> tuple[str, bool]:
@@ -58,7 +74,10 @@ class Analysis:
 
     @cached_property
     def flask(self) -> FlaskModel:
-        return FlaskModel(self.tree, self.imports, self.path, self.options)
+        model = FlaskModel(self.tree, self.imports, self.path, self.options)
+        if self.project is not None and model.functions:
+            model.add_external_reach(self.project.reached_from_elsewhere(self.path))
+        return model
 
 
 class Rule:
@@ -67,12 +86,19 @@ class Rule:
     summary: ClassVar[str]  # one line for `flaskleak rules`
     triggers: ClassVar[tuple[str, ...]]  # the file text must contain one for the rule to run
     fix_safety: ClassVar[FixSafety | None] = None
+    # A rule that needs facts from other modules names the strings a module must contain to
+    # hold such facts, and returns them (JSON-serialisable) from ``project_facts``.
+    project_fact_triggers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, analysis: Analysis):
         self.analysis = analysis
 
     def check(self) -> Iterator[Finding]:
         raise NotImplementedError
+
+    def project_facts(self) -> dict | None:
+        """What this module tells the rule about itself when another module is checked."""
+        return None
 
     def fix(self, context):  # context: fixes.FixContext
         """Rewrite this rule's findings in ``context.module``; return the new module or None."""

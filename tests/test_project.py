@@ -1,0 +1,77 @@
+"""Whole-project analysis: request-time code followed across modules, cached on disk."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flake8_flaskleak import project as project_module
+from flake8_flaskleak.options import Options
+from flake8_flaskleak.rule import Analysis
+
+PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+
+
+@pytest.fixture
+def split_logger(tmp_path):
+    target = tmp_path / "split_logger"
+    shutil.copytree(PROJECTS / "split_logger", target)
+    project_module._indexes.clear()
+    project_module._roots.clear()
+    yield target
+    project_module._indexes.clear()
+    project_module._roots.clear()
+
+
+def request_time_of(path: Path, options: Options | None = None) -> dict[str, str]:
+    text = path.read_text()
+    analysis = Analysis(ast.parse(text), text, str(path), options or Options())
+    return {fn.name: reach.describe() for fn, reach in analysis.flask.request_time.items()}
+
+
+def test_functions_called_from_another_modules_route_are_request_time(split_logger):
+    reached = request_time_of(split_logger / "svc" / "logctx.py")
+    assert reached == {
+        "bind_logger": "route '/orders' `list_orders` in svc/api.py via `bind_logger`"
+    }
+    assert set(request_time_of(split_logger / "svc" / "audit.py")) == {"record", "_write"}
+
+
+def test_imported_decorator_wrappers_run_per_request(split_logger):
+    assert set(request_time_of(split_logger / "svc" / "decorators.py")) == {"wrapper"}
+
+
+def test_project_analysis_can_be_switched_off(split_logger):
+    off = Options(project_analysis=False)
+    assert request_time_of(split_logger / "svc" / "logctx.py", off) == {}
+
+
+def test_index_is_cached_on_disk_by_content(split_logger, monkeypatch):
+    request_time_of(split_logger / "svc" / "logctx.py")
+    cache_files = list((split_logger / ".flaskleak_cache").glob("index-*.json"))
+    assert len(cache_files) == 1
+    project_module._indexes.clear()
+    collected = []
+    original = project_module.ProjectIndex._collect
+
+    def counting(self, path, data):
+        collected.append(Path(path).name)
+        return original(self, path, data)
+
+    monkeypatch.setattr(project_module.ProjectIndex, "_collect", counting)
+    request_time_of(split_logger / "svc" / "logctx.py")
+    assert collected == []  # nothing changed: every module's facts come from the cache
+    (split_logger / "svc" / "audit.py").write_text("def record(event):\n    pass\n")
+    project_module._indexes.clear()
+    request_time_of(split_logger / "svc" / "logctx.py")
+    assert collected == ["audit.py"]  # only the changed file is analysed again
+
+
+def test_no_project_root_means_per_file(tmp_path):
+    lone = tmp_path / "lone.py"
+    lone.write_text("def helper():\n    pass\n")
+    project_module._roots.clear()
+    assert project_module.find_root(str(lone)) in (None, project_module.find_root(str(tmp_path / "x")))
