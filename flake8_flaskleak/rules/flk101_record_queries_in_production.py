@@ -1,0 +1,238 @@
+"""FLK101 record-queries-in-production: Flask-SQLAlchemy query recording on in a production config.
+
+With recording on, Flask-SQLAlchemy appends a record of every query (statement, parameters,
+timing, caller) to a list on the app context. The list lives as long as the context: for a
+context that is never popped (a CLI or worker ``app.app_context().push()``, seed 004) it grows
+for the life of the process. With Flask-SQLAlchemy 2.x, ``DEBUG = True`` switches recording on
+whatever ``SQLALCHEMY_RECORD_QUERIES`` says.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import os
+from collections.abc import Iterator
+
+from ..astutil import short_source
+from ..configs import (
+    CLASS_ATTRIBUTE,
+    MODULE_CONSTANT,
+    PRODUCTION,
+    SUBSCRIPT,
+    ConfigModel,
+    ProductionValue,
+)
+from ..finding import Finding, FixSafety
+from ..options import Options
+from ..rule import Rule
+
+RECORD_KEY = "SQLALCHEMY_RECORD_QUERIES"
+DEBUG_KEY = "DEBUG"
+# Only Flask-SQLAlchemy 3.x has these: recording no longer follows DEBUG there.
+FLASK_SQLALCHEMY_3_MARKERS = ("get_recorded_queries", "SQLALCHEMY_ENGINES", "record_queries")
+# What recording does, phrased to follow "X, which" / "X":
+WHY = "keeps every query and its parameters on the app context for as long as it lives"
+INSTEAD = "time slow queries with SQLAlchemy cursor events instead"
+
+
+class RecordQueriesInProduction(Rule):
+    code = "FLK101"
+    name = "record-queries-in-production"
+    summary = "Flask-SQLAlchemy query recording switched on in a production config"
+    triggers = ("RECORD_QUERIES", "DEBUG")
+    fix_safety = FixSafety.UNSAFE
+
+    @classmethod
+    def applies_to(cls, text: str, path: str, options: Options) -> bool:
+        if RECORD_KEY in text:
+            return True
+        return DEBUG_KEY in text and ("SQLALCHEMY_" in text or "flask_sqlalchemy" in text)
+
+    def check(self) -> Iterator[Finding]:
+        configs = self.analysis.flask.configs
+        for value in configs.production_values(RECORD_KEY):
+            finding = self.finding(value.site, self._record_message(value))
+            yield finding if value.from_object is None else _not_fixable(finding)
+        if not self._may_be_flask_sqlalchemy_2():
+            return
+        for value in configs.production_values(DEBUG_KEY):
+            if self._uses_flask_sqlalchemy(configs, value):
+                yield _not_fixable(self.finding(value.site, self._debug_message(value)))
+
+    # -- conditions ----------------------------------------------------------------------------
+
+    def _may_be_flask_sqlalchemy_2(self) -> bool:
+        text = self.analysis.text
+        return not any(marker in text for marker in FLASK_SQLALCHEMY_3_MARKERS)
+
+    def _uses_flask_sqlalchemy(self, configs: ConfigModel, value: ProductionValue) -> bool:
+        """``DEBUG`` only records queries where Flask-SQLAlchemy is in use: an import or a key."""
+        if self.analysis.imports.imports_any("flask_sqlalchemy"):
+            return True
+        if value.config is not None:
+            keys = value.config.keys()
+        else:
+            keys = {setting.key for setting in configs.settings}
+        return any(key.startswith("SQLALCHEMY_") for key in keys)
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def _record_message(self, value: ProductionValue) -> str:
+        setting = value.setting
+        assignment = f"`{setting.key} = {short_source(setting.value, 30)}`"
+        if value.from_object is not None:
+            return (
+                f"`from_object({value.config.name})` loads {assignment} (line "
+                f"{setting.statement.lineno}) outside any development branch, which {WHY}: "
+                "load a production subclass that sets it to False"
+            )
+        if value.inherited:
+            return (
+                f"{_config_label(value)} inherits {assignment} from `{setting.owner.name}` "
+                f"(line {setting.statement.lineno}), which {WHY}: override it with False here "
+                f"and {INSTEAD}"
+            )
+        return f"{assignment} {self._where(value)} {WHY}: set it to False and {INSTEAD}"
+
+    def _debug_message(self, value: ProductionValue) -> str:
+        setting = value.setting
+        assignment = f"`{setting.key} = {short_source(setting.value, 30)}`"
+        if value.from_object is not None:
+            subject = (
+                f"`from_object({value.config.name})` loads {assignment} (line "
+                f"{setting.statement.lineno}) outside any development branch, which"
+            )
+        elif value.inherited:
+            subject = (
+                f"{_config_label(value)} inherits {assignment} from `{setting.owner.name}` "
+                f"(line {setting.statement.lineno}), which"
+            )
+        else:
+            subject = f"{assignment} {self._where(value)}"
+        return (
+            f"{subject} makes Flask-SQLAlchemy 2.x record every query and its parameters on "
+            f"the app context whatever {RECORD_KEY} says: read DEBUG from the environment or "
+            "set it to False"
+        )
+
+    def _where(self, value: ProductionValue) -> str:
+        setting = value.setting
+        if setting.form == CLASS_ATTRIBUTE:
+            return f"in {_config_label(value)}"
+        if setting.form == MODULE_CONSTANT:
+            module = os.path.basename(self.analysis.path) or "this module"
+            if setting.environment == PRODUCTION:
+                return f"in production config module `{module}`"
+            return f"in config module `{module}` (not marked development or testing)"
+        form = setting.form.replace("config.", "app.config.", 1) if setting.form != SUBSCRIPT else (
+            setting.form
+        )
+        if setting.environment == PRODUCTION:
+            return f"set with `{form}` for production"
+        return f"set with `{form}` outside any development or testing branch"
+
+    # -- fix -----------------------------------------------------------------------------------
+
+    def fix(self, context):
+        """Set the recorded value to ``False``; for an inherited one, override it in the class.
+
+        Only findings still fixable are touched: ``from_object`` of a base class and ``DEBUG``
+        are left to the user (the value is shared with development configs, or DEBUG does
+        more than recording).
+        """
+        wanted = {(f.line, f.col) for f in context.findings if f.fixable}
+        values: list[ast.expr] = []
+        classes: list[ast.ClassDef] = []
+        for value in context.analysis.flask.configs.production_values(RECORD_KEY):
+            site = (getattr(value.site, "lineno", 0), getattr(value.site, "col_offset", 0))
+            if value.from_object is not None or site not in wanted:
+                continue
+            if value.inherited:
+                classes.append(value.config.node)
+            else:
+                values.append(value.setting.value)
+        if not values and not classes:
+            return None
+        return _apply_fix(context, values, classes)
+
+
+def _config_label(value: ProductionValue) -> str:
+    klass = value.config
+    if klass.environment == PRODUCTION:
+        return f"production config `{klass.name}`"
+    return f"config `{klass.name}` (not marked development or testing)"
+
+
+def _not_fixable(finding: Finding) -> Finding:
+    return dataclasses.replace(finding, fixable=False)
+
+
+def _apply_fix(context, values: list[ast.expr], classes: list[ast.ClassDef]):
+    import libcst as cst  # only when fixing: libcst costs ten times ast to parse with
+
+    value_spans = {_char_span(context, node) for node in values}
+    class_lines = {node.lineno: node.name for node in classes}
+    targets: set[cst.CSTNode] = set()
+    for node, position in context.positions.items():
+        start, end = position.start, position.end
+        span = (start.line, start.column, end.line, end.column)
+        if isinstance(node, cst.BaseExpression) and span in value_spans:
+            targets.add(node)
+        elif isinstance(node, cst.ClassDef) and class_lines.get(start.line) == node.name.value:
+            targets.add(node)
+
+    class SetFalse(cst.CSTTransformer):
+        def on_leave(self, original_node, updated_node):
+            if original_node not in targets:
+                return updated_node
+            if isinstance(updated_node, cst.ClassDef):
+                return _with_override(cst, updated_node)
+            return cst.Name("False", lpar=updated_node.lpar, rpar=updated_node.rpar)
+
+    if not targets:
+        return None
+    return context.module.visit(SetFalse())
+
+
+def _char_span(context, node: ast.expr) -> tuple[int, int, int, int]:
+    return (
+        node.lineno,
+        context.char_column(node.lineno, node.col_offset),
+        node.end_lineno,
+        context.char_column(node.end_lineno, node.end_col_offset),
+    )
+
+
+def _with_override(cst, klass):
+    """``klass`` with ``SQLALCHEMY_RECORD_QUERIES = False`` after its leading assignments."""
+    override = cst.parse_statement(f"{RECORD_KEY} = False\n")
+    body = klass.body
+    if isinstance(body, cst.SimpleStatementSuite):  # class P(Base): pass
+        kept = [s for s in body.body if not _is_placeholder(cst, s)]
+        lines = [cst.SimpleStatementLine(body=[statement]) for statement in kept]
+        block = cst.IndentedBlock(body=lines + [override], header=body.trailing_whitespace)
+        return klass.with_changes(body=block)
+    statements = [s for s in body.body if not _is_bare_placeholder_line(cst, s)]
+    index = 0
+    while index < len(statements) and isinstance(statements[index], cst.SimpleStatementLine):
+        index += 1
+    statements.insert(index, override)
+    return klass.with_changes(body=body.with_changes(body=statements))
+
+
+def _is_placeholder(cst, small) -> bool:
+    if isinstance(small, cst.Pass):
+        return True
+    return isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis)
+
+
+def _is_bare_placeholder_line(cst, statement) -> bool:
+    """A ``pass`` / ``...`` line with no comment on or above it: the override replaces it."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    if statement.trailing_whitespace.comment is not None:
+        return False
+    if any(line.comment is not None for line in statement.leading_lines):
+        return False
+    return all(_is_placeholder(cst, small) for small in statement.body)
