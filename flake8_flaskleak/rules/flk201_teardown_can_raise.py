@@ -10,8 +10,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ..astutil import SCOPE_NODES, dotted_name, short_source
+from ..astutil import SCOPE_NODES, FunctionNode, dotted_name, short_source
 from ..finding import Finding, FixSafety
+from ..imports import ImportResolver
 from ..rule import Rule
 
 CATCH_ALL = {"Exception", "BaseException", "builtins.Exception", "builtins.BaseException"}
@@ -28,13 +29,21 @@ def catches_everything(handler: ast.ExceptHandler) -> bool:
     return any(dotted_name(t) in CATCH_ALL for t in types)
 
 
-def call_is_safe(call: ast.Call) -> bool:
+def call_is_safe(call: ast.Call, loggers: frozenset[str] = frozenset()) -> bool:
     name = dotted_name(call.func) or ""
     if name in SAFE_CALL_NAMES:
         return True
-    last = name.rsplit(".", 1)[-1]
-    if last in LOGGING_METHODS and ("log" in name.lower()):  # logger.info, app.logger.error
-        return True
+    func = call.func
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr in LOGGING_METHODS
+        and isinstance(func.value, ast.Call)
+        and (dotted_name(func.value.func) or "").endswith("getLogger")
+    ):
+        return True  # logging.getLogger(__name__).exception(...)
+    head, last = name.split(".", 1)[0], name.rsplit(".", 1)[-1]
+    if last in LOGGING_METHODS and ("log" in name.lower() or head in loggers):
+        return True  # logger.info, app.logger.error, audit.exception (a module logger)
     if last == "getattr" and len(call.args) == 3:
         return True  # with a default, getattr does not raise on a missing name
     if (last == "pop" and len(call.args) == 2) or (last == "get" and len(call.args) in (1, 2)):
@@ -42,11 +51,11 @@ def call_is_safe(call: ast.Call) -> bool:
     return False
 
 
-def expression_can_raise(node: ast.AST) -> bool:
+def expression_can_raise(node: ast.AST, loggers: frozenset[str] = frozenset()) -> bool:
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, ast.Call) and not call_is_safe(current):
+        if isinstance(current, ast.Call) and not call_is_safe(current, loggers):
             return True
         if isinstance(current, (ast.Subscript, ast.Await, ast.Raise, ast.Assert)):
             return True
@@ -62,28 +71,32 @@ def expression_can_raise(node: ast.AST) -> bool:
     return False
 
 
-def first_unprotected(body: list[ast.stmt]) -> ast.stmt | None:
+def first_unprotected(
+    body: list[ast.stmt], loggers: frozenset[str] = frozenset()
+) -> ast.stmt | None:
     """The first statement of a block that can raise and is not inside a catch-all ``try``."""
     for statement in body:
-        found = _unprotected_in(statement)
+        found = _unprotected_in(statement, loggers)
         if found is not None:
             return found
     return None
 
 
-def _unprotected_in(statement: ast.stmt) -> ast.stmt | None:
+def _unprotected_in(statement: ast.stmt, loggers: frozenset[str]) -> ast.stmt | None:
     if isinstance(statement, SCOPE_NODES):
         return None
     if isinstance(statement, ast.Try) or type(statement).__name__ == "TryStar":
         if not any(catches_everything(handler) for handler in statement.handlers):
-            found = first_unprotected(statement.body)
+            found = first_unprotected(statement.body, loggers)
             if found is not None:
                 return found
         for handler in statement.handlers:
-            found = first_unprotected(handler.body)
+            found = first_unprotected(handler.body, loggers)
             if found is not None:
                 return found
-        return first_unprotected(statement.orelse) or first_unprotected(statement.finalbody)
+        return first_unprotected(statement.orelse, loggers) or first_unprotected(
+            statement.finalbody, loggers
+        )
     headers: list[ast.AST] = []
     blocks: list[list[ast.stmt]] = []
     if isinstance(statement, (ast.If, ast.While)):
@@ -95,11 +108,13 @@ def _unprotected_in(statement: ast.stmt) -> ast.stmt | None:
     elif isinstance(statement, ast.Match):
         headers, blocks = [statement.subject], [case.body for case in statement.cases]
     else:
-        return statement if expression_can_raise(statement) else None
-    if isinstance(statement, ast.AsyncWith) or any(expression_can_raise(h) for h in headers):
+        return statement if expression_can_raise(statement, loggers) else None
+    if isinstance(statement, ast.AsyncWith) or any(
+        expression_can_raise(h, loggers) for h in headers
+    ):
         return statement
     for block in blocks:
-        found = first_unprotected(block)
+        found = first_unprotected(block, loggers)
         if found is not None:
             return found
     return None
@@ -126,18 +141,52 @@ class TeardownCanRaise(Rule):
     fix_safety = FixSafety.SAFE
 
     def check(self) -> Iterator[Finding]:
-        seen = set()
-        for entry in self.analysis.flask.teardowns:
-            function = entry.function
-            if function in seen:
-                continue
-            seen.add(function)
-            statement = first_unprotected(function.body)
-            if statement is None:
-                continue
+        for function, statement in self.unprotected_teardowns():
             yield self.finding(
                 statement,
                 f"teardown `{function.name}` can raise at `{describe(statement)}` and skip the "
                 "teardowns after it (session.remove(), context pop): wrap its body in "
                 "try/except Exception that calls logger.exception",
             )
+
+    def unprotected_teardowns(self) -> Iterator[tuple[FunctionNode, ast.stmt]]:
+        """Each teardown function with its first statement that can raise unprotected."""
+        loggers = frozenset(module_loggers(self.analysis.tree, self.analysis.imports))
+        seen = set()
+        for entry in self.analysis.flask.teardowns:
+            function = entry.function
+            if function in seen:
+                continue
+            seen.add(function)
+            statement = first_unprotected(function.body, loggers)
+            if statement is not None:
+                yield function, statement
+
+    def fix(self, context):
+        """Wrap each reported teardown's body (after its docstring) in a logging try/except."""
+        wanted = {(finding.line, finding.col) for finding in context.findings}
+        functions = [
+            function
+            for function, statement in self.unprotected_teardowns()
+            if (statement.lineno, statement.col_offset) in wanted
+        ]
+        if not functions:
+            return None
+        from ._flk201_fix import wrap_teardowns  # libcst is loaded only to fix
+
+        return wrap_teardowns(context, functions, self.analysis)
+
+
+def module_loggers(tree: ast.Module, imports: ImportResolver) -> list[str]:
+    """Module-level names bound to ``logging.getLogger(...)``, in order."""
+    names: list[str] = []
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            targets, value = statement.targets, statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            targets, value = [statement.target], statement.value
+        else:
+            continue
+        if isinstance(value, ast.Call) and imports.matches(value.func, "logging.getLogger"):
+            names.extend(target.id for target in targets if isinstance(target, ast.Name))
+    return names

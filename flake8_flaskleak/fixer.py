@@ -1,0 +1,246 @@
+"""Applying rules' fixes to one file: the loop, the checks on its output, and atomic writes.
+
+For each rule with findings left (in code order), the rule's ``fix()`` rewrites ALL of its
+findings in one pass on a libcst tree; the result must parse with both ``ast`` and libcst or it
+is thrown away and reported as a bug in that rule. The file is then re-analysed with ``ast``
+(positions moved) before the next rule. Passes repeat until nothing changes, so a fix that
+makes work for a lower-numbered rule (a new teardown) is finished in the same run.
+
+libcst is imported here, lazily, and never on the ``check`` path.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .engine import ALL_RULES, analyse, code_selected
+from .finding import Finding, FixSafety
+from .noqa import split_suppressed
+from .options import Options
+from .project import ProjectIndex
+from .rule import Analysis, Rule
+from .source import SourceError, decode_source, parse_text, read_source
+
+MAX_PASSES = 3
+
+
+@dataclass
+class FixResult:
+    source: bytes  # the input
+    fixed: bytes  # the output; equal to ``source`` when nothing changed
+    applied: dict[str, int] = field(default_factory=dict)  # fixed findings by code
+    remaining: list[Finding] = field(default_factory=list)  # findings still reported after
+    errors: list[str] = field(default_factory=list)  # bugs in fixes, one line each
+    unsafe_available: int = 0  # remaining findings an ``--unsafe-fixes`` run would try
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed != self.source
+
+
+def fix_allowed(rule: type[Rule], unsafe: bool) -> bool:
+    if rule.fix_safety is FixSafety.SAFE:
+        return True
+    return unsafe and rule.fix_safety is FixSafety.UNSAFE
+
+
+def fix_source(
+    source: bytes,
+    path: str,
+    options: Options | None = None,
+    unsafe: bool = False,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    *,
+    rules: Iterable[type[Rule]] | None = None,
+    project: ProjectIndex | None | bool = True,
+) -> FixResult:
+    """Fix one file's bytes. Raises ``SourceError`` when the input itself cannot be read.
+
+    ``rules`` replaces the installed rules (tests); ``project`` is passed to ``analyse`` (None:
+    the file alone, without the whole-project index).
+    """
+    options = options or Options()
+    select, ignore = tuple(select), tuple(ignore)
+    active = [rule for rule in (ALL_RULES if rules is None else rules)
+              if code_selected(rule.code, select, ignore)]
+    fixers = [rule for rule in active if fix_allowed(rule, unsafe)]
+    state = _FileState(source, path, options, active, project)
+    result = FixResult(source=source, fixed=source)
+    applied: Counter[str] = Counter()
+    broken: set[str] = set()
+    for _ in range(MAX_PASSES):
+        changed = False
+        for rule in fixers:
+            if state.unfixable:
+                break
+            if rule.code in broken or not state.findings_of(rule.code):
+                continue
+            outcome = _apply_rule(rule, state, result.errors)
+            if outcome is None:
+                continue
+            if isinstance(outcome, str):
+                broken.add(rule.code)
+                result.errors.append(f"{path}: {outcome}")
+                continue
+            applied[rule.code] += outcome
+            changed = True
+        if not changed:
+            break
+    result.fixed = state.source
+    result.applied = {code: count for code, count in sorted(applied.items()) if count}
+    result.remaining = state.findings
+    by_code = {rule.code: rule for rule in active}
+    result.unsafe_available = sum(
+        1 for finding in state.findings
+        if not unsafe and by_code[finding.code].fix_safety is FixSafety.UNSAFE
+    )
+    return result
+
+
+class _FileState:
+    """The current text of the file being fixed, its ``ast`` tree and its unsuppressed findings."""
+
+    def __init__(self, source: bytes, path: str, options: Options, rules: list, project):
+        self.path = path
+        self.options = options
+        self.rules = rules
+        self.project = project
+        self.unfixable = False  # libcst cannot parse it
+        self.update(source, decode_source(source))
+
+    def update(self, source: bytes, text: str) -> None:
+        tree = parse_text(text, self.path)
+        findings = analyse(tree, text, self.path, self.options, self.rules, self.project)
+        self.source, self.text, self.tree = source, text, tree
+        self.findings, _ = split_suppressed(findings, text)
+
+    def findings_of(self, code: str) -> list[Finding]:
+        return [finding for finding in self.findings if finding.code == code]
+
+
+def _apply_rule(rule: type[Rule], state: _FileState, errors: list[str]) -> int | str | None:
+    """Run one rule's fix: the number of findings it fixed, an error text, or None (no change)."""
+    import libcst as cst
+
+    from .fixes import FixContext
+
+    findings = state.findings_of(rule.code)
+    analysis = Analysis(state.tree, state.text, state.path, state.options, state.project)
+    try:
+        context = FixContext(state.source, analysis, findings, state.options)
+    except cst.ParserSyntaxError as error:
+        errors.append(f"{state.path}: libcst cannot parse this file, not fixed: {_one_line(error)}")
+        state.unfixable = True
+        return None
+    try:
+        module = rule(analysis).fix(context)
+        if module is None:
+            return None
+        if not isinstance(module, cst.Module):
+            raise TypeError(f"fix() returned {type(module).__name__}, not a libcst Module")
+        new_source = module.bytes
+    except Exception as error:
+        if os.environ.get("FLASKLEAK_STRICT"):
+            raise
+        return f"internal error in the {rule.code} fix: {type(error).__name__}: {_one_line(error)}"
+    if new_source == state.source:
+        return None
+    try:
+        cst.parse_module(new_source)
+        new_text = decode_source(new_source)
+        before = len(findings)
+        state.update(new_source, new_text)
+    except (SourceError, cst.ParserSyntaxError) as error:
+        return (
+            f"the {rule.code} fix produced code that does not parse ({_one_line(error)}); "
+            "its changes were not applied (a bug in flake8-flaskleak, please report it)"
+        )
+    return max(0, before - len(state.findings_of(rule.code)))
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text[:200] if text else type(error).__name__
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+@dataclass
+class FileReport:
+    """What happened to one file; picklable, so worker processes can return it."""
+
+    path: str
+    source: bytes = b""
+    fixed: bytes = b""
+    applied: dict[str, int] = field(default_factory=dict)
+    remaining: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # bugs and write failures
+    source_error: SourceError | None = None  # the file could not be read or parsed
+    unsafe_available: int = 0
+    written: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.source_error is None and self.fixed != self.source
+
+
+def fix_file(
+    path: str,
+    options: Options,
+    unsafe: bool,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    write: bool,
+    write_target: str | None = None,
+    rules: Iterable[type[Rule]] | None = None,
+) -> FileReport:
+    """Read, fix and (when ``write``) atomically write one file; never raises for bad input."""
+    report = FileReport(path=path)
+    try:
+        report.source = read_source(path)
+        result = fix_source(report.source, path, options, unsafe, select, ignore, rules=rules)
+    except SourceError as error:
+        report.source_error = error
+        return report
+    report.fixed = result.fixed
+    report.applied = result.applied
+    report.remaining = result.remaining
+    report.errors = result.errors
+    report.unsafe_available = result.unsafe_available
+    if write and result.changed:
+        try:
+            write_atomically(write_target or os.path.realpath(path), result.fixed)
+            report.written = True
+        except OSError as error:
+            report.errors.append(f"{path}: could not write: {error.strerror or error}")
+    return report
+
+
+def write_atomically(target: str, data: bytes) -> None:
+    """Replace ``target`` with ``data`` in one rename: a temp file in its directory, mode kept.
+
+    ``target`` is the real file (a symlink's target), so the link itself stays a link.
+    """
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    directory, name = os.path.split(target)
+    handle, temp_path = tempfile.mkstemp(prefix=f".{name}.", suffix=".flaskleak", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as temp_file:
+            temp_file.write(data)
+            temp_file.flush()
+            os.fsync(temp_file.fileno())
+        os.chmod(temp_path, mode)
+        os.replace(temp_path, target)
+    except BaseException:
+        try:
+            os.unlink(temp_path)
+        except OSError:
+            pass
+        raise
