@@ -1,0 +1,601 @@
+"""FLK202 scoped-session-not-removed: a scoped session that nothing removes at the end of a request.
+
+``scoped_session`` keeps one ``Session`` per worker thread in a thread-local registry. Without
+``remove()`` in a teardown, the session of the last request on each thread stays bound to it:
+its identity map (every object that request loaded) and its connection or open transaction.
+Code run outside a request (threads, executor jobs, Celery tasks) has no teardown at all, so it
+must remove the session in its own ``finally``.
+
+Collection (what sessions exist, what is removed where) is kept apart from reporting, so that a
+project-wide index can later supply removals made in other modules.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+from ..astutil import FunctionNode, dotted_name, walk_local
+from ..finding import Finding, FixSafety
+from ..flask_model import Reach
+from ..rule import Analysis, Rule
+
+SCOPED_SESSION = {"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"}
+FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
+# Flask-SQLAlchemy 2.x builds extra scoped sessions (one per bind) with this method.
+SESSION_FACTORY_METHODS = {"create_scoped_session"}
+RELEASE_METHODS = {"remove", "close"}  # close() empties the session and gives the connection back
+APP_REFERENCES = {"app", "current_app", "application", "self.app"}
+APP_CONTEXT_METHODS = {"app_context", "test_request_context", "request_context"}
+# Names under which projects import their scoped session (the Flask "SQLAlchemy" pattern).
+IMPORTED_SESSION_NAMES = {"db_session", "Session", "ScopedSession", "DBSession", "DbSession"}
+# Without one of these, no function in the file can be a thread target, job or task.
+BACKGROUND_WORDS = ("Thread(", "Timer(", "submit(", "map(", "apply_async", "task", "job", "actor")
+LIBRARY_ROOTS = {
+    "sqlalchemy", "flask", "requests", "httpx", "aiohttp", "werkzeug", "quart", "boto3",
+}
+
+
+@dataclass
+class SessionDefinition:
+    """One ``scoped_session(...)`` call and the names code uses to reach what it returns."""
+
+    call: ast.Call
+    kind: str  # "name" (module level), "local" (in a function), "attr" (self.x / class attr)
+    name: str  # the bound name or attribute
+    statement: ast.stmt  # the statement that binds it
+    function: FunctionNode | None  # where it is created (None: module level or class body)
+    klass: ast.ClassDef | None  # the class owning an "attr" session
+    aliases: set[str] = field(default_factory=set)  # other dotted names holding it (app.db.session)
+    per_call: Reach | None = None  # set when it is created on every request
+
+    def display(self) -> str:
+        if self.kind == "attr" and self.function is not None:
+            return f"self.{self.name}"
+        if self.kind == "attr" and self.klass is not None:
+            return f"{self.klass.name}.{self.name}"
+        return self.name
+
+
+def normalise(name: str) -> str:
+    """``current_app.db.session`` and ``app.db.session`` name the same object."""
+    for prefix in sorted(APP_REFERENCES, key=len, reverse=True):
+        if name == prefix or name.startswith(prefix + "."):
+            return "<app>" + name[len(prefix):]
+    return name
+
+
+class SessionFacts:
+    """What this module defines and removes; the rule reports from these facts."""
+
+    def __init__(self, analysis: Analysis):
+        self.analysis = analysis
+        self.flask = analysis.flask
+        self.imports = analysis.imports
+        self.definitions = self._definitions()
+
+    @cached_property
+    def removed(self) -> set[str]:
+        return self._removed_in_teardowns() if self.definitions else set()
+
+    # -- definitions ---------------------------------------------------------------------------
+
+    def is_scoped_session_call(self, node: ast.AST) -> bool:
+        if not isinstance(node, ast.Call):
+            return False
+        if self.imports.qualified_name(node.func) in SCOPED_SESSION:
+            return True
+        return isinstance(node.func, ast.Attribute) and node.func.attr in SESSION_FACTORY_METHODS
+
+    def _definitions(self) -> list[SessionDefinition]:
+        found: list[SessionDefinition] = []
+        if "scoped_session" not in self.analysis.text:
+            return found
+        parents = _parents(self.analysis.tree)
+        for node in ast.walk(self.analysis.tree):
+            if self.is_scoped_session_call(node):
+                definition = self._bind(node, parents)
+                if definition is not None:
+                    found.append(definition)
+        for definition in found:
+            definition.aliases = self._aliases(definition)
+            if definition.function is not None:
+                definition.per_call = self.flask.request_time.get(definition.function)
+        return found
+
+    def _bind(self, call: ast.Call, parents: dict) -> SessionDefinition | None:
+        statement = parents.get(call)
+        if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or statement.value is not call:
+            function = self.flask.enclosing_function(call)
+            if function is not None and function in self.flask.request_time:
+                # made per request and used inline: nothing can remove it
+                reach = self.flask.request_time[function]
+                return SessionDefinition(
+                    call, "local", "scoped_session(...)", statement, function, None, per_call=reach
+                )
+            return None  # handed on (returned, passed): its owner is not visible here
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        target = targets[0]
+        function = self.flask.enclosing_function(call)
+        owner = parents.get(statement)
+        if isinstance(target, ast.Name):
+            if function is not None:
+                return SessionDefinition(call, "local", target.id, statement, function, None)
+            if isinstance(owner, ast.ClassDef):
+                return SessionDefinition(call, "attr", target.id, statement, None, owner)
+            return SessionDefinition(call, "name", target.id, statement, None, None)
+        if isinstance(target, ast.Attribute):
+            info = self.flask.functions.get(function) if function is not None else None
+            klass = info.klass if info is not None else None
+            definition = SessionDefinition(call, "attr", target.attr, statement, function, klass)
+            owner_name = dotted_name(target.value)
+            if owner_name and owner_name not in ("self", "cls"):
+                definition.aliases.add(normalise(dotted_name(target) or ""))
+            return definition
+        return None
+
+    def _aliases(self, definition: SessionDefinition) -> set[str]:
+        """Dotted names the session is stored under: ``app.db = Handle(session=write_session)``."""
+        aliases = set(definition.aliases)
+        if definition.kind == "attr" and definition.klass is not None:
+            return aliases | self._instance_aliases(definition)
+        for node in ast.walk(self.analysis.tree):
+            if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+                continue
+            target = dotted_name(node.targets[0])
+            if target is None:
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id == definition.name:
+                aliases.add(normalise(target))
+            elif isinstance(node.value, ast.Call):
+                for attribute in self._constructor_attributes(node.value, definition.name):
+                    aliases.add(normalise(f"{target}.{attribute}"))
+        return aliases
+
+    def _instance_aliases(self, definition: SessionDefinition) -> set[str]:
+        """``db = Database()`` makes ``self.session`` of ``Database`` known as ``db.session``."""
+        aliases = set()
+        for node in ast.walk(self.analysis.tree):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and dotted_name(node.value.func) == definition.klass.name
+            ):
+                for target in node.targets:
+                    if dotted_name(target):
+                        aliases.add(normalise(f"{dotted_name(target)}.{definition.name}"))
+        return aliases
+
+    def _constructor_attributes(self, call: ast.Call, name: str) -> Iterator[str]:
+        """``Handle(engine, session)`` whose ``__init__`` stores ``self.session = session``."""
+        for keyword in call.keywords:
+            if isinstance(keyword.value, ast.Name) and keyword.value.id == name and keyword.arg:
+                yield from self._stored_as(call, keyword.arg) or [keyword.arg]
+        for index, argument in enumerate(call.args):
+            if isinstance(argument, ast.Name) and argument.id == name:
+                init = self._init_of(call)
+                if init is not None:
+                    parameters = [a.arg for a in init.args.posonlyargs + init.args.args][1:]
+                    if index < len(parameters):
+                        yield from self._stored_as(call, parameters[index])
+
+    def _init_of(self, call: ast.Call) -> FunctionNode | None:
+        class_name = dotted_name(call.func)
+        if class_name not in self.flask.classes:
+            return None
+        return self.flask.methods.get(class_name, {}).get("__init__")
+
+    def _stored_as(self, call: ast.Call, parameter: str) -> list[str]:
+        init = self._init_of(call)
+        if init is None:
+            return []
+        return [
+            target.attr
+            for node in walk_local(init)
+            if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == parameter
+            for target in node.targets
+            if isinstance(target, ast.Attribute) and dotted_name(target.value) == "self"
+        ]
+
+    # -- removals ------------------------------------------------------------------------------
+
+    def _removed_in_teardowns(self) -> set[str]:
+        """Normalised dotted names on which a teardown (or what it calls) calls ``remove()``."""
+        functions = _reachable(self.flask, [entry.function for entry in self.flask.teardowns])
+        removed: set[str] = set()
+        for function in functions:
+            removed |= released_names(function)
+        for lambda_node in self._teardown_lambdas():
+            removed |= released_names(lambda_node)
+        return removed
+
+    def _teardown_lambdas(self) -> Iterator[ast.Lambda]:
+        """``app.teardown_appcontext(lambda exc: Session.remove())``: the model skips lambdas."""
+        for node in ast.walk(self.analysis.tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr.startswith("teardown_")
+                and node.args
+                and isinstance(node.args[-1], ast.Lambda)
+                and self.flask.is_flask_object(node.func.value)
+            ):
+                yield node.args[-1]
+
+    def is_removed(self, definition: SessionDefinition) -> bool:
+        return any(matches(definition, name) for name in self.removed)
+
+
+def matches(definition: SessionDefinition, released: str) -> bool:
+    if released in definition.aliases:
+        return True
+    if definition.kind == "attr":
+        return released.rsplit(".", 1)[-1] == definition.name
+    return released == definition.name or released.endswith("." + definition.name)
+
+
+def released_names(scope: ast.AST) -> set[str]:
+    """Dotted names ``x`` with ``x.remove()`` (or ``close()``) in ``scope``, loops unrolled."""
+    loops: dict[str, list[str]] = {}
+    for node in ast.walk(scope):
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)) and isinstance(
+            node.target, ast.Name
+        ):
+            if isinstance(node.iter, (ast.Tuple, ast.List, ast.Set)):
+                items = [dotted_name(item) for item in node.iter.elts]
+                loops[node.target.id] = [item for item in items if item]
+    found: set[str] = set()
+    for node in ast.walk(scope):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in RELEASE_METHODS
+        ):
+            receiver = dotted_name(node.func.value)
+            if receiver is None:
+                continue
+            for name in loops.get(receiver, [receiver]):
+                found.add(normalise(name))
+    return found
+
+
+def _reachable(flask, starts: list[FunctionNode]) -> set[FunctionNode]:
+    seen: set[FunctionNode] = set()
+    stack = list(starts)
+    while stack:
+        function = stack.pop()
+        if function in seen or function not in flask.functions:
+            continue
+        seen.add(function)
+        stack.extend(flask.callees(function))
+    return seen
+
+
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    parents = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    return parents
+
+
+class BackgroundUses:
+    """Scoped sessions used by functions that run outside a request, without a removal."""
+
+    def __init__(self, facts: SessionFacts):
+        self.facts = facts
+        self.flask = facts.flask
+        self.imports = facts.imports
+
+    @cached_property
+    def db_names(self) -> set[str]:
+        return self._flask_sqlalchemy_names()
+
+    @cached_property
+    def tasks_get_app_context(self) -> bool:
+        return self._module_pushes_context_for_tasks()
+
+    def _flask_sqlalchemy_names(self) -> set[str]:
+        names = set()
+        for node in ast.walk(self.facts.analysis.tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                if self.imports.qualified_name(node.value.func) in FLASK_SQLALCHEMY:
+                    names.update(dotted_name(t) for t in node.targets if dotted_name(t))
+        for local, qualified in self.imports.names.items():
+            library = qualified.split(".")[0] in LIBRARY_ROOTS
+            if qualified.rsplit(".", 1)[-1] == "db" and not library:
+                names.add(local)
+        return names
+
+    def _module_pushes_context_for_tasks(self) -> bool:
+        """A Celery ``Task`` subclass whose ``__call__`` runs tasks in an app context."""
+        for function in self.flask.functions:
+            if function.name == "__call__" and _pushes_app_context(function):
+                return True
+        return False
+
+    def session_use(self, node: ast.AST) -> str | None:
+        """The scoped session an expression uses, as written (``db.session``), if any."""
+        if isinstance(node, ast.Attribute) and node.attr == "session":
+            owner = dotted_name(node.value)
+            if owner in self.db_names:
+                return f"{owner}.session"
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            for definition in self.facts.definitions:
+                if definition.kind == "name" and definition.name == node.id:
+                    return node.id
+            qualified = self.imports.qualified_name(node)
+            if (
+                qualified
+                and node.id in IMPORTED_SESSION_NAMES
+                and qualified.split(".")[0] not in LIBRARY_ROOTS
+            ):
+                return node.id
+        if isinstance(node, ast.Attribute):
+            name = dotted_name(node)
+            for definition in self.facts.definitions:
+                if name and normalise(name) in definition.aliases:
+                    return name
+        return None
+
+    def findings(self) -> Iterator[tuple[ast.AST, FunctionNode, str, str]]:
+        """(use node, background function, why it runs outside a request, session as written)."""
+        if not self.flask.background:
+            return
+        for function, reason in self.flask.background.items():
+            if reason.startswith("task") and self.tasks_get_app_context:
+                continue
+            if _decorated_with_app_context(function):
+                continue
+            released = set()
+            for node in walk_local(function):
+                if isinstance(node, ast.Try):
+                    for statement in node.finalbody:
+                        released |= released_names(statement)
+            reported = set()
+            for use in self._uses(function, set()):
+                session = use[1]
+                if session in reported or normalise(session) in released:
+                    continue
+                reported.add(session)
+                yield use[0], function, reason, session
+
+    def _uses(self, function: FunctionNode, seen: set) -> Iterator[tuple[ast.AST, str]]:
+        if function in seen:
+            return
+        seen.add(function)
+        shielded = _inside_app_context(function) | _release_receivers(function)
+        nodes = sorted(
+            (n for n in walk_local(function) if hasattr(n, "lineno") and n not in shielded),
+            key=lambda n: (n.lineno, n.col_offset),
+        )
+        for node in nodes:
+            session = self.session_use(node)
+            if session is not None:
+                yield node, session
+            if isinstance(node, ast.Call):
+                for callee in self.flask._functions_referenced(node.func, node):
+                    yield from self._uses(callee, seen)
+
+
+def _decorated_with_app_context(function: FunctionNode) -> bool:
+    """``@with_appcontext``, ``@app_context_required``: the decorator pushes an app context."""
+    for decorator in function.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = (dotted_name(target) or "").lower().replace("_", "")
+        if "appcontext" in name:
+            return True
+    return False
+
+
+def _release_receivers(function: FunctionNode) -> set[ast.AST]:
+    """``x`` in ``x.remove()``: releasing a session is not using it."""
+    receivers: set[ast.AST] = set()
+    for node in walk_local(function):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in RELEASE_METHODS
+        ):
+            receivers.add(node.func.value)
+            receivers.update(ast.walk(node.func.value))
+    return receivers
+
+
+def _pushes_app_context(function: FunctionNode) -> bool:
+    for node in walk_local(function):
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                call = item.context_expr
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr in APP_CONTEXT_METHODS
+                ):
+                    return True
+    return False
+
+
+def _inside_app_context(function: FunctionNode) -> set[ast.AST]:
+    """Nodes inside ``with app.app_context():`` blocks: popping it runs the app's teardowns."""
+    inside: set[ast.AST] = set()
+    for node in walk_local(function):
+        if isinstance(node, (ast.With, ast.AsyncWith)) and any(
+            isinstance(item.context_expr, ast.Call)
+            and isinstance(item.context_expr.func, ast.Attribute)
+            and item.context_expr.func.attr in APP_CONTEXT_METHODS
+            for item in node.items
+        ):
+            for statement in node.body:
+                inside.add(statement)
+                inside.update(walk_local(statement))
+    return inside
+
+
+class ScopedSessionNotRemoved(Rule):
+    code = "FLK202"
+    name = "scoped-session-not-removed"
+    summary = "scoped session never removed in a teardown: its session stays bound to the thread"
+    triggers = ("scoped_session", "db.session", "db_session", "Session.")
+    fix_safety = FixSafety.UNSAFE
+
+    @classmethod
+    def applies_to(cls, text, path, options) -> bool:
+        if "scoped_session" in text:
+            return True
+        return any(t in text for t in cls.triggers) and any(w in text for w in BACKGROUND_WORDS)
+
+    def facts(self) -> SessionFacts:
+        return SessionFacts(self.analysis)
+
+    def check(self) -> Iterator[Finding]:
+        facts = self.facts()
+        for definition in facts.definitions:
+            message = self._definition_message(facts, definition)
+            if message is not None:
+                yield self.finding(definition.call, message)
+        for node, function, reason, session in BackgroundUses(facts).findings():
+            yield self.finding(
+                node,
+                f"{reason} uses scoped session `{session}` outside a request and never removes "
+                f"it: the session and every object it loaded stay bound to the worker thread; "
+                f"call `{session}.remove()` in a finally block",
+            )
+
+    def _definition_message(self, facts: SessionFacts, definition: SessionDefinition) -> str | None:
+        if definition.per_call is not None:
+            return (
+                "`scoped_session(...)` is created on every request "
+                f"({definition.per_call.describe()})"
+                ": each call makes a new thread-local registry whose session nothing removes; "
+                "create it once at import time and call `.remove()` in a teardown_appcontext"
+            )
+        if facts.is_removed(definition):
+            return None
+        return (
+            f"scoped session `{definition.display()}` is never removed in a teardown: its session, "
+            "identity map and connection stay bound to each worker thread between requests; "
+            f"call `{definition.display()}.remove()` in a teardown_appcontext"
+        )
+
+    def fix(self, context):
+        from .. import teardown_fix  # imports libcst: only when fixing
+
+        facts = SessionFacts(context.analysis)
+        wanted = {(finding.line, finding.col) for finding in context.findings}
+        groups: dict = {}
+        placements = teardown_fix.find_placements(context.analysis)
+        for definition in facts.definitions:
+            position = (definition.call.lineno, definition.call.col_offset)
+            if position not in wanted or definition.per_call or facts.is_removed(definition):
+                continue
+            for placement in placements:
+                expression = _expression_at(context.analysis, definition, placement)
+                if expression is not None:
+                    groups.setdefault(placement, []).append((definition, expression))
+                    break
+        if not groups:
+            return None
+        module = context.module
+        taken = teardown_fix.defined_names(context.analysis.tree)
+        needs_current_app = False
+        ordered = sorted(groups.items(), key=lambda item: -_placement_line(item[0]))
+        for placement, chosen in ordered:
+            placement = _after_definitions(context.analysis, placement, chosen)
+            logger = teardown_fix.module_logger(context.analysis.tree)
+            if logger is None:
+                logger = f"{placement.receiver}.logger"
+                if placement.is_blueprint:
+                    logger = "current_app.logger"
+                needs_current_app = needs_current_app or placement.is_blueprint
+            code = _teardown_code(placement, [e for _, e in chosen], logger, taken)
+            module = teardown_fix.insert_function(module, context.positions, placement, code)
+        if needs_current_app and not _imports_current_app(context.analysis):
+            module = teardown_fix.add_flask_import(module, "current_app")
+        return module
+
+
+def _placement_line(placement) -> int:
+    statement = placement.before or placement.anchor
+    return statement.lineno if statement is not None else 0
+
+
+def _expression_at(analysis: Analysis, definition: SessionDefinition, placement) -> str | None:
+    """How the teardown at ``placement`` can reach the session, or None if it cannot."""
+    if definition.kind == "name":
+        return definition.name
+    if definition.kind == "local" and definition.function is placement.function:
+        return definition.name
+    if definition.kind == "attr" and definition.klass is not None:
+        if definition.function is None:
+            return f"{definition.klass.name}.{definition.name}"
+        if placement.klass is definition.klass:
+            return f"self.{definition.name}"
+    instances = analysis.flask.module_instances
+    for alias in sorted(definition.aliases):
+        head = alias.split(".")[0]
+        if head in instances:
+            return alias
+        if head == "<app>" and not placement.is_blueprint:
+            return placement.receiver + alias[len("<app>"):]
+    return None
+
+
+def _after_definitions(analysis: Analysis, placement, chosen):
+    """At module level, put the teardown after the sessions it removes are defined."""
+    if placement.function is not None:
+        return placement
+    anchor = placement.anchor
+    for definition, _ in chosen:
+        for statement in analysis.tree.body:
+            inside = statement.lineno <= definition.statement.lineno <= (statement.end_lineno or 0)
+            if inside and isinstance(statement, (ast.Assign, ast.AnnAssign, ast.ClassDef)):
+                if anchor is None or statement.lineno > anchor.lineno:
+                    anchor = statement
+    return replace(placement, anchor=anchor)
+
+
+def _teardown_code(placement, expressions: list[str], logger: str, taken: set[str]) -> str:
+    name = "remove_scoped_session" if len(expressions) == 1 else "remove_scoped_sessions"
+    name = _free_name(name, taken)
+    lines = [
+        f"@{placement.receiver}.{placement.hook('teardown_appcontext')}",
+        f"def {name}(exception=None):",
+        f'    """{_docstring(len(expressions))}"""',
+    ]
+    if len(expressions) == 1:
+        lines += [
+            "    try:",
+            f"        {expressions[0]}.remove()",
+            "    except Exception:",
+            f'        {logger}.exception("could not remove scoped session {expressions[0]}")',
+        ]
+    else:
+        lines += [
+            f"    for scoped in ({', '.join(expressions)}):",
+            "        try:",
+            "            scoped.remove()",
+            "        except Exception:",
+            f'            {logger}.exception("could not remove a scoped session")',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _docstring(count: int) -> str:
+    if count == 1:
+        return "Remove the scoped session: a reused worker thread must not keep the last one."
+    return "Remove the scoped sessions: a reused worker thread must not keep the last ones."
+
+
+def _free_name(base: str, taken: set[str]) -> str:
+    from ..teardown_fix import free_name
+
+    return free_name(base, taken)
+
+
+def _imports_current_app(analysis: Analysis) -> bool:
+    return analysis.imports.names.get("current_app") in ("flask.current_app", "quart.current_app")

@@ -1,0 +1,563 @@
+"""FLK203 thread-local-never-cleared: request data stored on a thread-local and never deleted.
+
+A ``threading.local`` attribute lives as long as the thread that set it. Gunicorn's gthread
+workers, uWSGI threads and the executor threads of any server reuse their threads for request
+after request, so what a request stores there (a logger bound to the request, a user, a trace
+id) stays alive until the next request on that thread overwrites it, and containers on it
+grow with every request.
+
+Collection (thread-locals, request-time writes, teardown clears) is kept apart from reporting,
+so that a project-wide index can later supply clears made in other modules.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..astutil import FunctionNode, dotted_name, local_bindings, string_value, walk_local
+from ..finding import Finding, FixSafety
+from ..flask_model import Reach
+from ..rule import Analysis, Rule
+
+THREAD_LOCAL_CLASSES = {"threading.local", "_threading_local.local"}
+WERKZEUG_LOCAL_CLASSES = {"werkzeug.local.Local", "werkzeug.Local"}
+GROW_METHODS = {
+    "append", "extend", "insert", "add", "update", "setdefault", "appendleft", "extendleft",
+}
+EVERYTHING = "*"  # attributes written or cleared under a name not known here
+
+
+@dataclass
+class ThreadLocal:
+    """A thread-local object that outlives requests, and how code refers to it."""
+
+    node: ast.AST  # the constructor call
+    kind: str  # "name" (module level), "classattr" (class body), "selfattr" (self.x = in a method)
+    name: str
+    statement: ast.stmt
+    klass: ast.ClassDef | None  # owner of a class/self attribute
+    werkzeug: bool
+    instance_of: str | None = None  # subclass defined here that a module-level name instantiates
+
+    def display(self) -> str:
+        if self.kind == "classattr":
+            return f"{self.klass.name}.{self.name}"
+        if self.kind == "selfattr":
+            return f"self.{self.name}"
+        return self.name
+
+
+@dataclass
+class Write:
+    local: ThreadLocal
+    attribute: str  # EVERYTHING for setattr(local, name, ...) with a computed name
+    node: ast.AST
+    function: FunctionNode
+    growth: bool  # appends to a container held by the attribute
+    lazy: bool  # set only when missing (``if not hasattr(local, "x"): local.x = ...``)
+
+
+@dataclass
+class ThreadLocalFacts:
+    locals: list[ThreadLocal] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+    cleared: dict[int, set[str]] = field(default_factory=dict)  # id(local) -> attributes
+
+    def is_cleared(self, local: ThreadLocal, attribute: str) -> bool:
+        cleared = self.cleared.get(id(local), set())
+        return EVERYTHING in cleared or attribute in cleared
+
+
+class Collector:
+    def __init__(self, analysis: Analysis):
+        self.analysis = analysis
+        self.flask = analysis.flask
+        self.imports = analysis.imports
+        self.subclasses = self._local_subclasses()
+        self._bindings: dict[FunctionNode, set[str]] = {}
+
+    def collect(self) -> ThreadLocalFacts:
+        facts = ThreadLocalFacts(locals=self._thread_locals())
+        if not facts.locals:
+            return facts
+        for function, _ in self.flask.request_time.items():
+            facts.writes.extend(self._writes_in(function, facts.locals))
+        for local in facts.locals:
+            facts.cleared[id(local)] = set()
+        for scope in self._teardown_scopes():
+            for local in facts.locals:
+                facts.cleared[id(local)] |= self._clears_in(scope, local)
+        return facts
+
+    # -- thread-locals -------------------------------------------------------------------------
+
+    def _local_subclasses(self) -> dict[str, bool]:
+        """Classes defined here that derive from ``threading.local`` (value: werkzeug's Local)."""
+        found: dict[str, bool] = {}
+        changed = True
+        while changed:
+            changed = False
+            for name, klass in self.flask.classes.items():
+                if name in found:
+                    continue
+                for base in klass.bases:
+                    kind = self._local_kind(base, found)
+                    if kind is not None:
+                        found[name] = kind
+                        changed = True
+                        break
+        return found
+
+    def _local_kind(self, func: ast.expr, subclasses: dict[str, bool] | None = None) -> bool | None:
+        """None: not a thread-local class; False: threading.local; True: werkzeug Local."""
+        qualified = self.imports.qualified_name(func)
+        if qualified in THREAD_LOCAL_CLASSES:
+            return False
+        if qualified in WERKZEUG_LOCAL_CLASSES:
+            return True
+        subclasses = self.subclasses if subclasses is None else subclasses
+        return subclasses.get(dotted_name(func) or "")
+
+    def _thread_locals(self) -> list[ThreadLocal]:
+        found = []
+        for statement, owner in _assignments(self.analysis.tree):
+            value = statement.value
+            if not isinstance(value, ast.Call):
+                continue
+            werkzeug = self._local_kind(value.func)
+            if werkzeug is None:
+                continue
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            class_name = dotted_name(value.func)
+            instance_of = class_name if class_name in self.subclasses else None
+            for target in targets:
+                local = self._bind(target, statement, owner, value, werkzeug)
+                if local is not None:
+                    local.instance_of = instance_of
+                    found.append(local)
+        return found
+
+    def _bind(self, target, statement, owner, call, werkzeug) -> ThreadLocal | None:
+        if isinstance(owner, ast.Module) and isinstance(target, ast.Name):
+            return ThreadLocal(call, "name", target.id, statement, None, werkzeug)
+        if isinstance(owner, ast.ClassDef) and isinstance(target, ast.Name):
+            return ThreadLocal(call, "classattr", target.id, statement, owner, werkzeug)
+        if (
+            isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and isinstance(target, ast.Attribute)
+            and dotted_name(target.value) == "self"
+            and owner not in self.flask.request_time  # a per-request object dies with it
+        ):
+            klass = self.flask.functions[owner].klass
+            if klass is not None:
+                return ThreadLocal(call, "selfattr", target.attr, statement, klass, werkzeug)
+        return None
+
+    # -- references ------------------------------------------------------------------------------
+
+    def refers_to(self, node: ast.AST, local: ThreadLocal, function: FunctionNode | None) -> bool:
+        """Whether ``node`` (in ``function``) is the thread-local ``local``, strictly."""
+        if local.kind == "name":
+            if isinstance(node, ast.Name) and node.id == local.name:
+                if function is None:
+                    return True
+                if function not in self._bindings:
+                    self._bindings[function] = local_bindings(function)
+                return node.id not in self._bindings[function]
+            return False
+        if not (isinstance(node, ast.Attribute) and node.attr == local.name):
+            return False
+        owner = dotted_name(node.value)
+        if owner in ("self", "cls") and function is not None:
+            klass = self.flask.functions[function].klass
+            if klass is None:
+                return False
+            return klass is local.klass or self._inherits(klass, local.klass)
+        if owner == local.klass.name:
+            return True
+        return self.flask.module_instances.get(owner or "") == local.klass.name
+
+    def _inherits(self, klass: ast.ClassDef, base: ast.ClassDef) -> bool:
+        return base.name in {dotted_name(b) for b in klass.bases}
+
+    def _self_is_local(self, function: FunctionNode, local: ThreadLocal) -> bool:
+        """``self`` in a method of a thread-local subclass that ``local`` instantiates."""
+        info = self.flask.functions[function]
+        return (
+            local.instance_of is not None
+            and info.klass is not None
+            and info.klass.name == local.instance_of
+            and function.name != "__init__"  # runs once per thread, on first use
+        )
+
+    def _is_local_ref(self, node: ast.AST, local: ThreadLocal, function: FunctionNode) -> bool:
+        if self.refers_to(node, local, function):
+            return True
+        is_self = isinstance(node, ast.Name) and node.id == "self"
+        return is_self and self._self_is_local(function, local)
+
+    # -- request-time writes -------------------------------------------------------------------
+
+    def _writes_in(self, function: FunctionNode, locals_: list[ThreadLocal]) -> Iterator[Write]:
+        parents = None
+        for node in walk_local(function):
+            for local in locals_:
+                for attribute, target, growth in self._write_targets(node, local, function):
+                    if parents is None:
+                        parents = _local_parents(function)
+                    lazy = _set_only_when_missing(target, parents)
+                    yield Write(local, attribute, target, function, growth, lazy)
+
+    def _write_targets(self, node, local, function) -> Iterator[tuple[str, ast.AST, bool]]:
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in _flatten(targets):
+                if isinstance(target, ast.Attribute):
+                    if self._is_local_ref(target.value, local, function):
+                        yield target.attr, target, False
+                elif isinstance(target, ast.Subscript):
+                    container = target.value
+                    if isinstance(container, ast.Attribute) and self._is_local_ref(
+                        container.value, local, function
+                    ):
+                        if container.attr == "__dict__":
+                            yield _constant_key(target) or EVERYTHING, target, False
+                        else:
+                            yield container.attr, target, True
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id == "setattr" and len(node.args) == 3:
+                if self._is_local_ref(node.args[0], local, function):
+                    yield string_value(node.args[1]) or EVERYTHING, node, False
+            elif isinstance(func, ast.Attribute) and func.attr in GROW_METHODS:
+                container = func.value
+                if isinstance(container, ast.Attribute) and self._is_local_ref(
+                    container.value, local, function
+                ):
+                    if container.attr == "__dict__":
+                        yield EVERYTHING, node, False
+                    else:
+                        yield container.attr, node, True
+
+    # -- teardown clears -----------------------------------------------------------------------
+
+    def _teardown_scopes(self) -> list[ast.AST]:
+        teardowns = [entry.function for entry in self.flask.teardowns]
+        scopes: list[ast.AST] = list(_reachable(self.flask, teardowns))
+        for node in ast.walk(self.analysis.tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr.startswith("teardown_")
+                and node.args
+                and isinstance(node.args[-1], ast.Lambda)
+            ):
+                scopes.append(node.args[-1])
+        return scopes
+
+    def _clears_in(self, scope: ast.AST, local: ThreadLocal) -> set[str]:
+        """Attributes of ``local`` that ``scope`` deletes or resets (leniently matched)."""
+        cleared: set[str] = set()
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Delete):
+                for target in _flatten(node.targets):
+                    if isinstance(target, ast.Attribute) and self._loosely(target.value, local):
+                        cleared.add(target.attr)
+            elif isinstance(node, ast.Assign):
+                for target in _flatten(node.targets):
+                    if isinstance(target, ast.Attribute) and self._loosely(target.value, local):
+                        if _is_empty_value(node.value):
+                            cleared.add(target.attr)
+                    elif isinstance(target, ast.Name) and target.id == local.name:
+                        if local.kind == "name":
+                            cleared.add(EVERYTHING)  # the global is rebound to a fresh local()
+            elif isinstance(node, ast.Call):
+                cleared |= self._clearing_call(node, local)
+        return cleared
+
+    def _clearing_call(self, call: ast.Call, local: ThreadLocal) -> set[str]:
+        func = call.func
+        name = dotted_name(func) or ""
+        if name.rsplit(".", 1)[-1] == "release_local" and call.args:
+            return {EVERYTHING} if self._loosely(call.args[0], local) else set()
+        if name == "delattr" and len(call.args) == 2 and self._loosely(call.args[0], local):
+            return {string_value(call.args[1]) or EVERYTHING}
+        if not isinstance(func, ast.Attribute):
+            return set()
+        container = func.value
+        holder = _dict_of(container)
+        if holder is not None and self._loosely(holder, local):
+            if func.attr == "clear":
+                return {EVERYTHING}
+            if func.attr == "pop" and call.args:
+                return {string_value(call.args[0]) or EVERYTHING}
+            return set()
+        if func.attr == "clear" and isinstance(container, ast.Attribute):
+            if self._loosely(container.value, local):
+                return {container.attr}
+        return set()
+
+    def _loosely(self, node: ast.AST, local: ThreadLocal) -> bool:
+        """Clears match leniently: ``glogger._local`` clears ``_local`` (precision over recall)."""
+        if isinstance(node, ast.Name):
+            return node.id == local.name or (local.instance_of is not None and node.id == "self")
+        if isinstance(node, ast.Attribute):
+            return node.attr == local.name
+        return False
+
+
+def _assignments(tree: ast.Module) -> Iterator[tuple[ast.stmt, ast.AST]]:
+    """Assignments with the module, class or function whose body holds them."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        owner = stack.pop()
+        for node in _body_nodes(owner):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                yield node, owner
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                stack.append(node)
+
+
+def _body_nodes(owner: ast.AST) -> Iterator[ast.AST]:
+    if isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        yield from walk_local(owner)
+        return
+    stack = list(getattr(owner, "body", []))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            stack.extend(n for n in ast.iter_child_nodes(node) if isinstance(n, ast.stmt))
+
+
+def _flatten(targets: list[ast.expr]) -> Iterator[ast.expr]:
+    for target in targets:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            yield from _flatten(target.elts)
+        else:
+            yield target
+
+
+def _constant_key(subscript: ast.Subscript) -> str | None:
+    return string_value(subscript.slice)
+
+
+def _dict_of(node: ast.AST) -> ast.AST | None:
+    """``x`` for ``x.__dict__`` or ``vars(x)``."""
+    if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+        return node.value
+    if isinstance(node, ast.Call) and dotted_name(node.func) == "vars" and len(node.args) == 1:
+        return node.args[0]
+    return None
+
+
+def _is_empty_value(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return node.value is None or not node.value
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return not node.elts
+    if isinstance(node, ast.Dict):
+        return not node.keys
+    if isinstance(node, ast.Call) and not node.args and not node.keywords:
+        return dotted_name(node.func) in ("list", "dict", "set", "tuple")
+    return False
+
+
+def _local_parents(function: FunctionNode) -> dict[ast.AST, ast.AST]:
+    parents: dict[ast.AST, ast.AST] = {}
+    for node in [function, *walk_local(function)]:
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    return parents
+
+
+def _set_only_when_missing(target: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Inside ``if not hasattr(local, "x")`` / ``if getattr(local, "x", None) is None``."""
+    node = target
+    while node in parents:
+        parent = parents[node]
+        if isinstance(parent, ast.If) and node in parent.body:
+            for call in ast.walk(parent.test):
+                if isinstance(call, ast.Call) and dotted_name(call.func) in ("hasattr", "getattr"):
+                    return True
+        node = parent
+    return False
+
+
+def _reachable(flask, starts: list[FunctionNode]) -> set[FunctionNode]:
+    seen: set[FunctionNode] = set()
+    stack = list(starts)
+    while stack:
+        function = stack.pop()
+        if function in seen or function not in flask.functions:
+            continue
+        seen.add(function)
+        stack.extend(flask.callees(function))
+    return seen
+
+
+@dataclass
+class Report:
+    local: ThreadLocal
+    attribute: str
+    write: Write
+    reach: Reach
+
+
+def reports(analysis: Analysis, facts: ThreadLocalFacts) -> list[Report]:
+    """One report per (thread-local, attribute): at the first request-time write."""
+    by_key: dict[tuple[int, str], list[Write]] = {}
+    for write in facts.writes:
+        by_key.setdefault((id(write.local), write.attribute), []).append(write)
+    found = []
+    for writes in by_key.values():
+        local, attribute = writes[0].local, writes[0].attribute
+        if facts.is_cleared(local, attribute):
+            continue
+        resets = [w for w in writes if not w.growth and not w.lazy]
+        growths = [w for w in writes if w.growth]
+        if not resets and not growths:
+            continue  # a per-thread cache made once (``if not hasattr(...)``): bounded
+        chosen = growths if growths and not resets else resets
+        first = min(chosen, key=lambda w: (w.node.lineno, w.node.col_offset))
+        found.append(Report(local, attribute, first, analysis.flask.request_time[first.function]))
+    return found
+
+
+class ThreadLocalNeverCleared(Rule):
+    code = "FLK203"
+    name = "thread-local-never-cleared"
+    summary = "attribute set on a thread-local per request and never deleted in a teardown"
+    # ``threading.local()``, ``Local()``, ``class State(local)``, ``local as tl``
+    triggers = ("local(", "Local(", "local)", "local,", "local as")
+    fix_safety = FixSafety.UNSAFE
+
+    @classmethod
+    def applies_to(cls, text, path, options) -> bool:
+        if not any(trigger in text for trigger in cls.triggers):
+            return False
+        return "threading" in text or "werkzeug" in text
+
+    def facts(self) -> ThreadLocalFacts:
+        return Collector(self.analysis).collect()
+
+    def check(self) -> Iterator[Finding]:
+        for report in reports(self.analysis, self.facts()):
+            yield self.finding(report.write.node, self._message(report))
+
+    def _message(self, report: Report) -> str:
+        local = report.local.display()
+        where = report.reach.describe()
+        if report.write.growth:
+            return (
+                f"container `{report.attribute}` on thread-local `{local}` grows on every request "
+                f"({where}) and is never cleared: it lives as long as the worker thread; clear or "
+                "delete it in a teardown_request"
+            )
+        if report.attribute == EVERYTHING:
+            return (
+                f"attributes set with `setattr` on thread-local `{local}` per request ({where}) "
+                "are never deleted: the reused worker thread keeps them alive; clear "
+                f"`{local}.__dict__` in a teardown_request"
+            )
+        return (
+            f"attribute `{report.attribute}` of thread-local `{local}` is set per request "
+            f"({where}) and never deleted: the reused worker thread keeps it (and what it "
+            "references) alive between requests; delete it in a teardown_request"
+        )
+
+    def fix(self, context):
+        from .. import teardown_fix  # imports libcst: only when fixing
+
+        wanted = {(finding.line, finding.col) for finding in context.findings}
+        chosen = [
+            report
+            for report in reports(context.analysis, Collector(context.analysis).collect())
+            if (report.write.node.lineno, report.write.node.col_offset) in wanted
+            and report.attribute != EVERYTHING
+        ]
+        groups: dict = {}
+        placements = teardown_fix.find_placements(context.analysis)
+        for report in chosen:
+            for placement in placements:
+                expression = _expression_at(context.analysis, report.local, placement)
+                if expression is not None:
+                    groups.setdefault(placement, []).append((report, expression))
+                    break
+        if not groups:
+            return None
+        module = context.module
+        taken = teardown_fix.defined_names(context.analysis.tree)
+        for placement, items in sorted(groups.items(), key=lambda item: -_line(item[0])):
+            placement = _after_definitions(context.analysis, placement, items)
+            code = _teardown_code(placement, items, taken)
+            module = teardown_fix.insert_function(module, context.positions, placement, code)
+        return module
+
+
+def _line(placement) -> int:
+    statement = placement.before or placement.anchor
+    return statement.lineno if statement is not None else 0
+
+
+def _expression_at(analysis: Analysis, local: ThreadLocal, placement) -> str | None:
+    if local.kind == "name":
+        return local.name
+    if local.kind == "classattr":
+        return f"{local.klass.name}.{local.name}"
+    if placement.klass is local.klass:
+        return f"self.{local.name}"
+    for instance, class_name in analysis.flask.module_instances.items():
+        if class_name == local.klass.name:
+            return f"{instance}.{local.name}"
+    return None
+
+
+def _after_definitions(analysis: Analysis, placement, items):
+    """At module level, put the teardown after the thread-locals it clears are defined."""
+    from dataclasses import replace
+
+    if placement.function is not None:
+        return placement
+    anchor = placement.anchor
+    for report, _ in items:
+        line = report.local.statement.lineno
+        for statement in analysis.tree.body:
+            if statement.lineno <= line <= (statement.end_lineno or 0):
+                if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.ClassDef)):
+                    if anchor is None or statement.lineno > anchor.lineno:
+                        anchor = statement
+    return replace(placement, anchor=anchor)
+
+
+def _position(node: ast.AST) -> tuple[int, int]:
+    return node.lineno, node.col_offset
+
+
+def _teardown_code(placement, items, taken: set[str]) -> str:
+    from ..teardown_fix import free_name
+
+    name = free_name("clear_thread_locals", taken)
+    lines = [
+        f"@{placement.receiver}.{placement.hook('teardown_request')}",
+        f"def {name}(exception=None):",
+        '    """Drop what this request stored on thread-locals: the worker thread is reused."""',
+    ]
+    seen = set()
+    items = sorted(items, key=lambda item: _position(item[0].write.node))
+    for report, expression in items:
+        if (expression, report.attribute) in seen:
+            continue
+        seen.add((expression, report.attribute))
+        if report.local.werkzeug:
+            lines += [
+                "    try:",
+                f"        del {expression}.{report.attribute}",
+                "    except Exception:",
+                "        pass",
+            ]
+        else:
+            lines.append(f'    {expression}.__dict__.pop("{report.attribute}", None)')
+    return "\n".join(lines) + "\n"
