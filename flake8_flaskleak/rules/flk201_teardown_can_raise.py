@@ -113,11 +113,52 @@ def _unprotected_in(statement: ast.stmt, loggers: frozenset[str]) -> ast.stmt | 
         expression_can_raise(h, loggers) for h in headers
     ):
         return statement
+    if isinstance(statement, ast.If):
+        guards = hasattr_guards(statement.test)
+        body = [s for s in statement.body if not is_guarded_deletion(s, guards)]
+        blocks = [body, statement.orelse]
     for block in blocks:
         found = first_unprotected(block, loggers)
         if found is not None:
             return found
     return None
+
+
+def hasattr_guards(test: ast.expr) -> set[tuple[str, str]]:
+    """``(object, attribute)`` pairs an ``if hasattr(obj, "attr") [and ...]:`` test checks."""
+    tests = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+    guards = set()
+    for part in tests:
+        if (
+            isinstance(part, ast.Call)
+            and dotted_name(part.func) == "hasattr"
+            and len(part.args) == 2
+            and isinstance(part.args[1], ast.Constant)
+            and isinstance(part.args[1].value, str)
+            and dotted_name(part.args[0])
+        ):
+            guards.add((dotted_name(part.args[0]), part.args[1].value))
+    return guards
+
+
+def is_guarded_deletion(statement: ast.stmt, guards: set[tuple[str, str]]) -> bool:
+    """``del obj.attr`` or ``delattr(obj, "attr")`` right under ``if hasattr(obj, "attr"):``."""
+    if not guards:
+        return False
+    if isinstance(statement, ast.Delete):
+        return all(
+            isinstance(t, ast.Attribute) and (dotted_name(t.value), t.attr) in guards
+            for t in statement.targets
+        )
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        call = statement.value
+        return (
+            dotted_name(call.func) == "delattr"
+            and len(call.args) == 2
+            and isinstance(call.args[1], ast.Constant)
+            and (dotted_name(call.args[0]), call.args[1].value) in guards
+        )
+    return False
 
 
 def describe(statement: ast.stmt) -> str:
