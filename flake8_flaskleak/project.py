@@ -26,11 +26,12 @@ import hashlib
 import io
 import json
 import os
+import sysconfig
 import tempfile
 import tokenize
 from collections import deque
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from . import __version__
@@ -76,8 +77,19 @@ def find_root(path: str) -> str | None:
     return found
 
 
+@lru_cache(maxsize=1)
+def _installed_code_prefixes() -> tuple[str, ...]:
+    """Where installed code lives: the stdlib and site-packages are nobody's project."""
+    paths = sysconfig.get_paths()
+    prefixes = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    return tuple(os.path.join(os.path.realpath(p), "") for p in prefixes)
+
+
 def project_for(path: str, options: Options) -> ProjectIndex | None:
     if not options.project_analysis or not path or not os.path.isfile(path):
+        return None
+    real = os.path.realpath(path)
+    if real.startswith(_installed_code_prefixes()) or f"{os.sep}site-packages{os.sep}" in real:
         return None
     root = find_root(path)
     if root is None:

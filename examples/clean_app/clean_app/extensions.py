@@ -1,0 +1,43 @@
+"""Extensions and database handles shared by the blueprints."""
+import logging
+import os
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import create_engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+logger = logging.getLogger(__name__)
+
+db = SQLAlchemy()
+
+# Raw SQLAlchemy handles for the reporting queries: writes go to the primary,
+# reads to the replica.
+write_engine = create_engine(
+    os.environ.get("DATABASE_URL", "postgresql://shop@db/shop"),
+    pool_size=10,
+    pool_pre_ping=True,
+)
+read_engine = create_engine(
+    os.environ.get("DATABASE_READ_URL", "postgresql://shop@db-replica/shop"),
+    pool_size=20,
+    pool_pre_ping=True,
+)
+
+write_session = scoped_session(sessionmaker(bind=write_engine))
+read_session = scoped_session(sessionmaker(bind=read_engine))
+
+
+def init_app(app):
+    db.init_app(app)
+
+    @app.teardown_appcontext
+    def remove_sessions(exception=None):
+        # Each remove in its own try: a failure in one must not keep the other session.
+        try:
+            write_session.remove()
+        except Exception:
+            logger.exception("could not remove the write session")
+        try:
+            read_session.remove()
+        except Exception:
+            logger.exception("could not remove the read session")

@@ -1,0 +1,18 @@
+"""Gunicorn settings for clean_app (gunicorn -c gunicorn.conf.py wsgi:app)."""
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "gthread"
+threads = 4
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+
+# Recycle workers as a safety net, staggered so they do not all restart at once.
+max_requests = 2000
+max_requests_jitter = 200
