@@ -39,6 +39,8 @@ from .options import Options
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 CACHE_DIRECTORY = ".flaskleak_cache"
+CACHE_FORMAT = 2  # bump when the shape of the cached facts changes
+FACT_KEYS = ("module", "functions", "calls", "entries", "rules")
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
     "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
@@ -161,7 +163,7 @@ class ProjectIndex:
                 continue
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             cached = self._cache.get(relative)
-            if cached is not None and cached.get("hash") == digest:
+            if _valid_entry(cached) and cached["hash"] == digest:
                 relevant = cached["relevant"]
             else:
                 relevant = self._matters(data.decode("utf-8", "replace"))
@@ -320,7 +322,7 @@ class ProjectIndex:
     @property
     def _cache_file(self) -> str:
         triggers = sorted((rule.code, rule.project_fact_triggers) for rule in self._fact_rules)
-        key = repr((self.options, MODEL_TRIGGERS, triggers)).encode()
+        key = repr((CACHE_FORMAT, self.options, MODEL_TRIGGERS, triggers)).encode()
         fingerprint = hashlib.blake2b(key, digest_size=6).hexdigest()
         return os.path.join(self.root, CACHE_DIRECTORY, f"index-{__version__}-{fingerprint}.json")
 
@@ -344,5 +346,18 @@ class ProjectIndex:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump(cache, handle)
             os.replace(temporary, self._cache_file)
+            for stale in os.listdir(directory):  # indexes of other versions or options
+                if stale.startswith("index-") and stale != os.path.basename(self._cache_file):
+                    os.remove(os.path.join(directory, stale))
         except OSError:
             pass  # a read-only checkout still gets the analysis, just not the cache
+
+
+def _valid_entry(entry: object) -> bool:
+    """A cache entry this version wrote: anything else (older format, hand-edited) is redone."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str):
+        return False
+    if not isinstance(entry.get("relevant"), bool):
+        return False
+    facts = entry.get("facts", {})
+    return facts is None or (isinstance(facts, dict) and (not facts or all(k in facts for k in FACT_KEYS)))

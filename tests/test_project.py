@@ -18,7 +18,9 @@ PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 @pytest.fixture
 def split_logger(tmp_path):
     target = tmp_path / "split_logger"
-    shutil.copytree(PROJECTS / "split_logger", target)
+    shutil.copytree(
+        PROJECTS / "split_logger", target, ignore=shutil.ignore_patterns(".flaskleak_cache")
+    )
     project_module._indexes.clear()
     project_module._roots.clear()
     yield target
