@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .astutil import constant_truthiness, dotted_name, string_value
+from .astutil import constant_truthiness, dotted_name, string_value, walk
 from .options import Options
 
 PRODUCTION = "production"
@@ -67,7 +67,7 @@ def _flip(environment: str | None) -> str | None:
 
 def _words_in(node: ast.AST) -> list[str]:
     found: list[str] = []
-    for child in ast.walk(node):
+    for child in walk(node):
         if isinstance(child, ast.Name):
             found += words(child.id)
         elif isinstance(child, ast.Attribute):
@@ -326,7 +326,7 @@ class ConfigModel:
                         string_value(target.slice), statement.value, statement, None,
                         environment, SUBSCRIPT,
                     ))
-        for node in ast.walk(statement):
+        for node in walk(statement):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 self._visit_config_call(node, environment)
 

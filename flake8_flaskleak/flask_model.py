@@ -27,6 +27,7 @@ from .astutil import (
     string_value,
     walk_executed,
     walk_local,
+    walk,
 )
 from .configs import ConfigModel
 from .imports import ImportResolver
@@ -198,7 +199,7 @@ class FlaskModel:
         visit(self.tree.body, None, None, "")
 
     def _index_bindings(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
                 continue
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -217,7 +218,7 @@ class FlaskModel:
                 for n in walk_local(function)
             ):
                 self.factories.add(function.name)
-        for node in ast.walk(self.tree):  # app = create_app() with the factory defined here
+        for node in walk(self.tree):  # app = create_app() with the factory defined here
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 if dotted_name(node.value.func) in self.factories:
                     for target in node.targets:
@@ -279,7 +280,7 @@ class FlaskModel:
     # -- registrations -------------------------------------------------------------------------
 
     def _find_registrations(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in walk(self.tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 for decorator in node.decorator_list:
                     self._visit_decorator(node, decorator)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from .astutil import dotted_name
+from .astutil import dotted_name, walk
 
 
 class ImportResolver:
@@ -20,7 +20,7 @@ class ImportResolver:
         self.is_package = is_package
         self.names: dict[str, str] = {}
         self.imported_modules: set[str] = set()
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     self.imported_modules.add(alias.name)

@@ -30,6 +30,7 @@ from .astutil import (
     short_source,
     walk_local,
     walk_statements_local,
+    walk,
 )
 from .flask_model import FlaskModel, Reach
 
@@ -670,7 +671,7 @@ class MutableState:
 
     def _length_checked_keys(self, test: ast.expr, function, heads: set[str]) -> list[ContainerKey]:
         keys = []
-        for node in ast.walk(test):
+        for node in walk(test):
             if (
                 isinstance(node, ast.Call)
                 and dotted_name(node.func) == "len"

@@ -32,7 +32,6 @@ import tokenize
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from pathlib import Path
 
 from . import __version__
 from .options import Options

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from .astutil import FunctionNode, dotted_name
+from .astutil import FunctionNode, dotted_name, walk
 from .flask_model import BLUEPRINT_CLASSES, FLASK_ONLY_METHODS, FlaskModel
 from .rule import Analysis
 
@@ -112,7 +112,7 @@ def _in_init_functions(flask: FlaskModel) -> list[Placement]:
 def _used_as_app(function: FunctionNode, parameter: str) -> bool:
     if function.name == "init_app" and parameter == "app":
         return True
-    for node in ast.walk(function):
+    for node in walk(function):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -133,7 +133,7 @@ def _trailing_return(function: FunctionNode, name: str | None) -> ast.stmt | Non
 
 def defined_names(tree: ast.Module) -> set[str]:
     names = set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):

@@ -11,7 +11,7 @@ import ast
 import re
 from collections.abc import Iterator
 
-from ..astutil import dotted_name, parent_map
+from ..astutil import dotted_name, parent_map, walk
 from ..finding import Finding
 from ..flask_model import EntryPoint, FlaskModel, Reach
 from ..rule import Rule
@@ -30,7 +30,7 @@ NEGATING_COMPARISONS = (ast.NotEq, ast.IsNot, ast.NotIn)
 
 def query_reader_calls(analysis) -> Iterator[tuple[ast.Call, str]]:
     """Calls of a recorded-queries reader, with the reader's short name (any import spelling)."""
-    for node in ast.walk(analysis.tree):
+    for node in walk(analysis.tree):
         if isinstance(node, ast.Call):
             reader = QUERY_READERS.get(analysis.imports.qualified_name(node.func) or "")
             if reader:
@@ -38,7 +38,7 @@ def query_reader_calls(analysis) -> Iterator[tuple[ast.Call, str]]:
 
 
 def _mentions_debug(test: ast.expr) -> bool:
-    for node in ast.walk(test):
+    for node in walk(test):
         if isinstance(node, ast.Name):
             word = node.id
         elif isinstance(node, ast.Attribute):
@@ -104,7 +104,7 @@ def debug_only_entry(entry: EntryPoint, guards: DebugGuards, tree: ast.Module) -
         return False
     registrations = [
         node
-        for node in ast.walk(tree)
+        for node in walk(tree)
         if isinstance(node, ast.Call)
         and any(dotted_name(argument) == function.name for argument in node.args)
     ]

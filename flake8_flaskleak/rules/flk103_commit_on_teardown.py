@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from functools import cached_property
 
-from ..astutil import SCOPE_NODES, FunctionNode, dotted_name, short_source
+from ..astutil import FunctionNode, SCOPE_NODES, dotted_name, short_source, walk
 from ..configs import CLASS_ATTRIBUTE, words
 from ..finding import Finding
 from ..flask_model import EntryPoint
@@ -168,7 +168,7 @@ def _try_handles_failure(statement: ast.Try) -> bool:
     return any(
         _is_call_to(node, CLEANUP_METHODS)
         for child in statement.finalbody
-        for node in ast.walk(child)
+        for node in walk(child)
     )
 
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..astutil import FunctionNode, dotted_name, parent_map, short_source, walk_executed
+from ..astutil import FunctionNode, dotted_name, parent_map, short_source, walk, walk_executed
 from ..finding import Finding
 from ..rule import Rule
 
@@ -68,7 +68,7 @@ class AppContextNeverPopped(Rule):
 
     def pushes(self) -> Iterator[Push]:
         flask = self.analysis.flask
-        for node in ast.walk(self.analysis.tree):
+        for node in walk(self.analysis.tree):
             if not (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -120,7 +120,7 @@ class AppContextNeverPopped(Rule):
             return push.function is None and not self.module_push_leaks(push.call)
         local = push.function is not None and "." not in push.handle and self.binds_locally(push)
         area: ast.AST = push.function if local else self.analysis.tree
-        for node in ast.walk(area):
+        for node in walk(area):
             if (
                 isinstance(node, ast.Attribute)
                 and node.attr in RELEASE_METHODS
@@ -141,7 +141,7 @@ class AppContextNeverPopped(Rule):
 
     def escapes(self, push: Push) -> bool:
         """Whether the local context object is used other than through its own attributes."""
-        for node in ast.walk(push.function):
+        for node in walk(push.function):
             if not (
                 isinstance(node, ast.Name)
                 and node.id == push.handle

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from ..astutil import FunctionNode, dotted_name, walk_local
+from ..astutil import FunctionNode, dotted_name, walk, walk_local
 from ..finding import Finding, FixSafety
 from ..flask_model import Reach
 from ..rule import Analysis, Rule
@@ -94,7 +94,7 @@ class SessionFacts:
         if "scoped_session" not in self.analysis.text:
             return found
         parents = _parents(self.analysis.tree)
-        for node in ast.walk(self.analysis.tree):
+        for node in walk(self.analysis.tree):
             if self.is_scoped_session_call(node):
                 definition = self._bind(node, parents)
                 if definition is not None:
@@ -141,7 +141,7 @@ class SessionFacts:
         aliases = set(definition.aliases)
         if definition.kind == "attr" and definition.klass is not None:
             return aliases | self._instance_aliases(definition)
-        for node in ast.walk(self.analysis.tree):
+        for node in walk(self.analysis.tree):
             if not isinstance(node, ast.Assign) or len(node.targets) != 1:
                 continue
             target = dotted_name(node.targets[0])
@@ -157,7 +157,7 @@ class SessionFacts:
     def _instance_aliases(self, definition: SessionDefinition) -> set[str]:
         """``db = Database()`` makes ``self.session`` of ``Database`` known as ``db.session``."""
         aliases = set()
-        for node in ast.walk(self.analysis.tree):
+        for node in walk(self.analysis.tree):
             if (
                 isinstance(node, ast.Assign)
                 and isinstance(node.value, ast.Call)
@@ -215,7 +215,7 @@ class SessionFacts:
 
     def _teardown_lambdas(self) -> Iterator[ast.Lambda]:
         """``app.teardown_appcontext(lambda exc: Session.remove())``: the model skips lambdas."""
-        for node in ast.walk(self.analysis.tree):
+        for node in walk(self.analysis.tree):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -241,7 +241,7 @@ def matches(definition: SessionDefinition, released: str) -> bool:
 def released_names(scope: ast.AST) -> set[str]:
     """Dotted names ``x`` with ``x.remove()`` (or ``close()``) in ``scope``, loops unrolled."""
     loops: dict[str, list[str]] = {}
-    for node in ast.walk(scope):
+    for node in walk(scope):
         if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)) and isinstance(
             node.target, ast.Name
         ):
@@ -249,7 +249,7 @@ def released_names(scope: ast.AST) -> set[str]:
                 items = [dotted_name(item) for item in node.iter.elts]
                 loops[node.target.id] = [item for item in items if item]
     found: set[str] = set()
-    for node in ast.walk(scope):
+    for node in walk(scope):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -277,7 +277,7 @@ def _reachable(flask, starts: list[FunctionNode]) -> set[FunctionNode]:
 
 def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
     parents = {}
-    for node in ast.walk(tree):
+    for node in walk(tree):
         for child in ast.iter_child_nodes(node):
             parents[child] = node
     return parents
@@ -301,7 +301,7 @@ class BackgroundUses:
 
     def _flask_sqlalchemy_names(self) -> set[str]:
         names = set()
-        for node in ast.walk(self.facts.analysis.tree):
+        for node in walk(self.facts.analysis.tree):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 if self.imports.qualified_name(node.value.func) in FLASK_SQLALCHEMY:
                     names.update(dotted_name(t) for t in node.targets if dotted_name(t))
@@ -402,7 +402,7 @@ def _release_receivers(function: FunctionNode) -> set[ast.AST]:
             and node.func.attr in RELEASE_METHODS
         ):
             receivers.add(node.func.value)
-            receivers.update(ast.walk(node.func.value))
+            receivers.update(walk(node.func.value))
     return receivers
 
 

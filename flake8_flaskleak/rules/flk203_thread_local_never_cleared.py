@@ -16,7 +16,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..astutil import FunctionNode, dotted_name, local_bindings, string_value, walk_local
+from ..astutil import FunctionNode, dotted_name, local_bindings, string_value, walk, walk_local
 from ..finding import Finding, FixSafety
 from ..flask_model import Reach
 from ..rule import Analysis, Rule
@@ -246,7 +246,7 @@ class Collector:
     def _teardown_scopes(self) -> list[ast.AST]:
         teardowns = [entry.function for entry in self.flask.teardowns]
         scopes: list[ast.AST] = list(_reachable(self.flask, teardowns))
-        for node in ast.walk(self.analysis.tree):
+        for node in walk(self.analysis.tree):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -260,7 +260,7 @@ class Collector:
     def _clears_in(self, scope: ast.AST, local: ThreadLocal) -> set[str]:
         """Attributes of ``local`` that ``scope`` deletes or resets (leniently matched)."""
         cleared: set[str] = set()
-        for node in ast.walk(scope):
+        for node in walk(scope):
             if isinstance(node, ast.Delete):
                 for target in _flatten(node.targets):
                     if isinstance(target, ast.Attribute) and self._loosely(target.value, local):
@@ -379,7 +379,7 @@ def _set_only_when_missing(target: ast.AST, parents: dict[ast.AST, ast.AST]) -> 
     while node in parents:
         parent = parents[node]
         if isinstance(parent, ast.If) and node in parent.body:
-            for call in ast.walk(parent.test):
+            for call in walk(parent.test):
                 if isinstance(call, ast.Call) and dotted_name(call.func) in ("hasattr", "getattr"):
                     return True
         node = parent

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ..astutil import FunctionNode, dotted_name, parent_map, string_value, walk_executed
+from ..astutil import FunctionNode, dotted_name, parent_map, string_value, walk, walk_executed
 from ..finding import Finding
 from ..flask_model import Reach
 from ..rule import Rule
@@ -65,7 +65,7 @@ class ContextVarNeverReset(Rule):
         self.variables = module_contextvars(self.analysis)
         self.parents: dict[ast.AST, ast.AST] | None = None
         flask = self.analysis.flask
-        for node in ast.walk(self.analysis.tree):
+        for node in walk(self.analysis.tree):
             if not (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -177,7 +177,7 @@ class ContextVarNeverReset(Rule):
 
     @staticmethod
     def reset_calls(area: ast.AST) -> Iterator[ast.Call]:
-        for node in ast.walk(area):
+        for node in walk(area):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -198,7 +198,7 @@ class ContextVarNeverReset(Rule):
         through a local (``token = g.pop("key", None)`` then ``reset(token)``)."""
         for call in self.reset_calls(area):
             for expression in self.token_sources(call):
-                for node in ast.walk(expression):
+                for node in walk(expression):
                     if isinstance(node, ast.Attribute) and node.attr == key:
                         return True
                     if string_value(node) == key:
@@ -222,7 +222,7 @@ class ContextVarNeverReset(Rule):
         """Where a local token goes: ``""`` nowhere, the attribute or key it is stored under,
         or ``None`` when it is returned or passed to a call (the receiver resets it)."""
         key = ""
-        for node in ast.walk(function):
+        for node in walk(function):
             is_use = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
             if not (is_use and node.id == token):
                 continue

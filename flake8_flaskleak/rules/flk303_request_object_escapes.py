@@ -24,6 +24,7 @@ from ..astutil import (
     short_source,
     string_value,
     walk_local,
+    walk,
 )
 from ..finding import Finding
 from ..rule import Rule
@@ -451,7 +452,7 @@ class RequestObjectEscapes(Rule):
         for statement in _module_statements(self.analysis.tree.body):
             if isinstance(statement, ast.Assign):
                 for target in statement.targets:
-                    names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+                    names.update(n.id for n in walk(target) if isinstance(n, ast.Name))
             elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
                 names.add(statement.target.id)
         return names
@@ -493,7 +494,7 @@ class RequestObjectEscapes(Rule):
         """Per class: attributes bound to a thread-local (class body or ``self.x = local()``)."""
         found: dict[str, set[str]] = {}
         for name, klass in self.analysis.flask.classes.items():
-            for node in ast.walk(klass):
+            for node in walk(klass):
                 if not isinstance(node, ast.Assign) or not self.is_thread_local_call(node.value):
                     continue
                 for target in node.targets:

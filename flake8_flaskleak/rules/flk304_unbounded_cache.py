@@ -26,6 +26,7 @@ from ..astutil import (
     keyword_value,
     short_source,
     walk_local,
+    walk,
 )
 from ..finding import Finding, FixSafety
 from ..rule import Rule
@@ -122,7 +123,7 @@ class RequestTaint:
         return tainted
 
     def is_tainted(self, expr: ast.AST, tainted: set[str]) -> bool:
-        for node in ast.walk(expr):
+        for node in walk(expr):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in tainted:
                 return True
             if self.flask.request_global(node):
@@ -536,7 +537,7 @@ class _CacheRewrite:
         statement = next(
             (
                 node
-                for node in ast.walk(self.context.analysis.tree)
+                for node in walk(self.context.analysis.tree)
                 if isinstance(node, ast.ImportFrom)
                 and node.module == "functools"
                 and node.level == 0
@@ -560,7 +561,7 @@ class _CacheRewrite:
         fixed = {id(use.expr) for use in self.uses}
         still_used = any(
             isinstance(node, ast.Name) and node.id == cache_name and id(node) not in fixed
-            for node in ast.walk(self.context.analysis.tree)
+            for node in walk(self.context.analysis.tree)
         )
         return cst_import, "lru_cache", cache_name, not still_used
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ..astutil import FunctionNode, dotted_name, keyword_value, short_source, walk_executed
+from ..astutil import FunctionNode, dotted_name, keyword_value, short_source, walk, walk_executed
 from ..finding import Finding
 from ..flask_model import Reach
 from ..rule import Rule
@@ -34,7 +34,7 @@ class LoggerPerRequest(Rule):
     def check(self) -> Iterator[Finding]:
         flask = self.analysis.flask
         self.module_constants = self.constant_module_names()
-        for node in ast.walk(self.analysis.tree):
+        for node in walk(self.analysis.tree):
             if not isinstance(node, ast.Call):
                 continue
             kind = self.call_kind(node)
@@ -256,7 +256,7 @@ class LoggerPerRequest(Rule):
 
     def handlers_managed(self, call: ast.Call, function: FunctionNode) -> bool:
         """Handlers removed again, or added only when the logger has none."""
-        for node in ast.walk(function):
+        for node in walk(function):
             if isinstance(node, ast.Attribute) and node.attr in HANDLER_BOOKKEEPING:
                 return True
         receiver = call.func.value

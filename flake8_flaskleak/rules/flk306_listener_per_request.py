@@ -17,6 +17,7 @@ from ..astutil import (
     parent_map,
     short_source,
     walk_executed,
+    walk,
 )
 from ..finding import Finding
 from ..flask_model import Reach
@@ -104,7 +105,7 @@ class ListenerPerRequest(Rule):
         if not flask.request_time:
             return
         self.parents: dict[ast.AST, ast.AST] = {}
-        for node in ast.walk(self.analysis.tree):
+        for node in walk(self.analysis.tree):
             if not isinstance(node, (ast.Call, ast.Attribute)):
                 continue
             reach = flask.request_reach(node)
@@ -256,7 +257,7 @@ class ListenerPerRequest(Rule):
         undo = UNDO_CALLS.get(registration.kind)
         if undo is None:
             return False
-        for node in ast.walk(function):
+        for node in walk(function):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 qualified = self.analysis.imports.qualified_name(node.func) or ""
                 name = dotted_name(node.func) or ""

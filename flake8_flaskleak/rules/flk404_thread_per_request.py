@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from functools import cached_property
 
-from ..astutil import FunctionNode, dotted_name, keyword_value, short_source, walk_local
+from ..astutil import FunctionNode, dotted_name, keyword_value, short_source, walk, walk_local
 from ..finding import Finding
 from ..rule import Rule
 
@@ -143,7 +143,7 @@ class ThreadPerRequest(Rule):
         queue = deque([(target, 0)])
         while queue:
             function, depth = queue.popleft()
-            for node in ast.walk(function):
+            for node in walk(function):
                 proxy = flask.request_global(node)
                 if proxy:
                     return proxy
