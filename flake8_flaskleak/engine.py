@@ -55,6 +55,8 @@ def analyse(
     analysis = Analysis(tree, text, path, options, project)
     findings: set[Finding] = set()
     for rule in active:
+        if rule.request_time_only and not analysis.request_code_possible:
+            continue
         try:
             findings.update(rule(analysis).check())
         except Exception as error:  # a bug in a rule must not take the user's lint run down

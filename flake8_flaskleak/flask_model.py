@@ -106,6 +106,21 @@ REQUEST_HOOKS = TEARDOWN_HOOKS | {
 }
 # Methods only a Flask-like object has: seeing one on a name of unknown origin makes it an app.
 FLASK_ONLY_METHODS = REQUEST_HOOKS | {"add_url_rule", "register_blueprint", "register_error_handler"}
+# Strings request-time code is registered with: a file with none of them has no entry point.
+REQUEST_SIGNALS = (
+    "route(",
+    "_request",
+    "teardown_",
+    "errorhandler",
+    "processor",
+    "url_defaults",
+    "add_url_rule",
+    "endpoint",
+    "View",
+    "Resource",
+    '("/',
+    "('/",
+)
 THREAD_CLASSES = {"threading.Thread", "threading.Timer", "multiprocessing.Process"}
 EXECUTOR_METHODS = {"submit", "map", "apply_async", "map_async", "starmap", "submit_stored"}
 TASK_DECORATORS = {"task", "shared_task", "job", "periodic_task", "actor"}

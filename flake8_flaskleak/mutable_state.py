@@ -16,7 +16,6 @@ modules: a list defined in ``state.py`` and grown in ``views.py``, a cleanup job
 from __future__ import annotations
 
 import ast
-import os
 import weakref
 from collections import deque
 from collections.abc import Iterator
@@ -884,19 +883,6 @@ CONTAINER_TRIGGERS = (
     "deque",
     "fromkeys",
 )
-# Strings request-time code is registered with; without one there is no request-time code.
-REQUEST_TRIGGERS = (
-    "route(",
-    "_request",
-    "errorhandler",
-    "processor",
-    "url_defaults",
-    "add_url_rule",
-    "View",
-    "Resource",
-    '("/',
-    "('/",
-)
 
 ADVICE = {
     "list": "bound it (`deque(maxlen=N)`) or keep it outside the process",
@@ -905,24 +891,6 @@ ADVICE = {
     "Counter": "cap its keys or export the counts (Prometheus, statsd) instead",
 }
 MAPPING_ADVICE = "evict entries (a bounded LRU/TTL cache) or keep it outside the process (Redis)"
-
-
-def request_code_possible(text: str, path: str, options) -> bool:
-    """Can this file hold request-time code: does it register some, or does the whole-project
-    index say request code in another module calls into it (``helpers.log_event``)?"""
-    if options.request_decorators or any(t in text for t in REQUEST_TRIGGERS):
-        return True
-    if not options.project_analysis:
-        return False
-    from .project import project_for  # only when the cheap test fails
-
-    try:
-        project = project_for(path, options)
-        return bool(project is not None and project.reached_from_elsewhere(path))
-    except Exception:  # the project index is an optional extra: never fail the file on it
-        if os.environ.get("FLASKLEAK_STRICT"):
-            raise
-        return False
 
 
 def advice_for(kind: str) -> str:
@@ -952,5 +920,4 @@ __all__ = [
     "RequestGrowth",
     "advice_for",
     "mutable_state_for",
-    "request_code_possible",
 ]

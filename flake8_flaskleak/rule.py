@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import ClassVar
 
 from .finding import Finding, FixSafety
-from .flask_model import FlaskModel
+from .flask_model import REQUEST_SIGNALS, FlaskModel
 from .imports import ImportResolver
 from .options import Options
 from .project import ProjectIndex, project_for
@@ -73,6 +73,19 @@ class Analysis:
         return ImportResolver(self.tree, name, is_package)
 
     @cached_property
+    def request_code_possible(self) -> bool:
+        """Can this file hold request-time code? It registers some (a cheap text test), or the
+        project index says request code in another module calls into it."""
+        if self.options.request_decorators or any(s in self.text for s in REQUEST_SIGNALS):
+            return True
+        try:
+            return self.project is not None and bool(self.project.reached_from_elsewhere(self.path))
+        except Exception:  # the project index is an extra: never fail the file on it
+            if os.environ.get("FLASKLEAK_STRICT"):
+                raise
+            return False
+
+    @cached_property
     def flask(self) -> FlaskModel:
         model = FlaskModel(self.tree, self.imports, self.path, self.options)
         if self.project is not None and model.functions:
@@ -89,6 +102,9 @@ class Rule:
     # A rule that needs facts from other modules names the strings a module must contain to
     # hold such facts, and returns them (JSON-serialisable) from ``project_facts``.
     project_fact_triggers: ClassVar[tuple[str, ...]] = ()
+    # A rule that only reports what request-time code does is skipped, before the model is
+    # built, on files that can hold none (``Analysis.request_code_possible``).
+    request_time_only: ClassVar[bool] = False
 
     def __init__(self, analysis: Analysis):
         self.analysis = analysis

@@ -116,6 +116,7 @@ class DebugQueriesEveryRequest(Rule):
     name = "debug-queries-every-request"
     summary = "recorded queries read on every request: query recording is on in production"
     triggers = ("get_debug_queries", "get_recorded_queries")
+    request_time_only = True
 
     def check(self) -> Iterator[Finding]:
         calls = list(query_reader_calls(self.analysis))

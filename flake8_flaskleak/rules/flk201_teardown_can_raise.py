@@ -179,6 +179,7 @@ class TeardownCanRaise(Rule):
     name = "teardown-can-raise"
     summary = "teardown function can raise and skip the teardowns after it"
     triggers = ("teardown_",)
+    request_time_only = True
     fix_safety = FixSafety.SAFE
 
     def check(self) -> Iterator[Finding]:

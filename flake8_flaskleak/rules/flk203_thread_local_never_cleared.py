@@ -432,6 +432,7 @@ class ThreadLocalNeverCleared(Rule):
     summary = "attribute set on a thread-local per request and never deleted in a teardown"
     # ``threading.local()``, ``Local()``, ``class State(local)``, ``local as tl``
     triggers = ("local(", "Local(", "local)", "local,", "local as")
+    request_time_only = True
     fix_safety = FixSafety.UNSAFE
 
     @classmethod

@@ -60,6 +60,7 @@ class ContextVarNeverReset(Rule):
     name = "contextvar-never-reset"
     summary = "ContextVar set in request code without resetting it with its token"
     triggers = ("ContextVar",)
+    request_time_only = True
 
     def check(self) -> Iterator[Finding]:
         self.variables = module_contextvars(self.analysis)

@@ -18,9 +18,7 @@ from ..mutable_state import (
     RequestGrowth,
     advice_for,
     mutable_state_for,
-    request_code_possible,
 )
-from ..options import Options
 from ..rule import Rule
 
 
@@ -38,9 +36,7 @@ class GlobalMutableGrowsInRequest(Rule):
     summary = "module-level container grown by request-time code and never cleared"
     triggers = CONTAINER_TRIGGERS
 
-    @classmethod
-    def applies_to(cls, text: str, path: str, options: Options) -> bool:
-        return super().applies_to(text, path, options) and request_code_possible(text, path, options)
+    request_time_only = True
 
     def check(self) -> Iterator[Finding]:
         state = mutable_state_for(self.analysis)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..finding import Finding
-from ..mutable_state import CLASS, CONTAINER_TRIGGERS, mutable_state_for, request_code_possible
+from ..mutable_state import CLASS, CONTAINER_TRIGGERS, mutable_state_for
 from ..options import Options
 from ..rule import Rule
 
@@ -22,13 +22,11 @@ class ClassAttrGrowsInRequest(Rule):
     summary = "mutable class attribute grown by request-time code and never cleared"
     triggers = CONTAINER_TRIGGERS
 
+    request_time_only = True
+
     @classmethod
     def applies_to(cls, text: str, path: str, options: Options) -> bool:
-        return (
-            "class " in text
-            and super().applies_to(text, path, options)
-            and request_code_possible(text, path, options)
-        )
+        return "class " in text and super().applies_to(text, path, options)
 
     def check(self) -> Iterator[Finding]:
         state = mutable_state_for(self.analysis)

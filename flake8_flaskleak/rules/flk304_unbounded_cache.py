@@ -163,6 +163,7 @@ class UnboundedCache(Rule):
     name = "unbounded-cache"
     summary = "cache filled by request traffic: unbounded, or keyed on per-request instances"
     triggers = ("cache",)
+    request_time_only = True
     fix_safety = FixSafety.UNSAFE
 
     def check(self) -> Iterator[Finding]:

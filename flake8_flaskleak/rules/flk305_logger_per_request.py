@@ -30,6 +30,7 @@ class LoggerPerRequest(Rule):
     name = "logger-per-request"
     summary = "logger named per request or handler added per request: kept for the process"
     triggers = ("getLogger", "addHandler", "getChild")
+    request_time_only = True
 
     def check(self) -> Iterator[Finding]:
         flask = self.analysis.flask

@@ -99,6 +99,7 @@ class ListenerPerRequest(Rule):
         "errorhandler",
         "route",
     )
+    request_time_only = True
 
     def check(self) -> Iterator[Finding]:
         flask = self.analysis.flask

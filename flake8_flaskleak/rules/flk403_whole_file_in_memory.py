@@ -73,6 +73,7 @@ class WholeFileInMemory(Rule):
     name = "whole-file-in-memory"
     summary = "whole file, remote body or upload read into worker memory per request"
     triggers = (".read", "readlines", "read_bytes", "read_text", ".content", ".text", "get_data")
+    request_time_only = True
 
     def check(self) -> Iterator[Finding]:
         flask = self.analysis.flask

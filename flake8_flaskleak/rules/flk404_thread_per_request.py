@@ -49,6 +49,7 @@ class ThreadPerRequest(Rule):
     name = "thread-per-request"
     summary = "thread, process or worker pool created per request"
     triggers = ("Thread", "Timer", "Process", "Executor", "Pool")
+    request_time_only = True
 
     def check(self) -> Iterator[Finding]:
         flask = self.analysis.flask
