@@ -73,6 +73,12 @@ class Analysis:
         return ImportResolver(self.tree, name, is_package)
 
     @cached_property
+    def is_test_module(self) -> bool:
+        """A pytest/unittest module by its file name: ``test_*.py``, ``*_test.py``, ``conftest.py``."""
+        name = os.path.basename(self.path)
+        return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+    @cached_property
     def request_code_possible(self) -> bool:
         """Can this file hold request-time code? It registers some (a cheap text test), or the
         project index says request code in another module calls into it."""

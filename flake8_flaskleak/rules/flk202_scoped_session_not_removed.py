@@ -229,6 +229,20 @@ class SessionFacts:
     def is_removed(self, definition: SessionDefinition) -> bool:
         return any(matches(definition, name) for name in self.removed)
 
+    @staticmethod
+    def is_stored(definition: SessionDefinition) -> bool:
+        """Whether a session made in a function outlives the call (kept on an object)."""
+        return bool(definition.aliases)
+
+    @staticmethod
+    def is_returned(definition: SessionDefinition) -> bool:
+        return definition.function is not None and any(
+            isinstance(node, ast.Return)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == definition.name
+            for node in walk_local(definition.function)
+        )
+
 
 def matches(definition: SessionDefinition, released: str) -> bool:
     if released in definition.aliases:
@@ -476,6 +490,17 @@ class ScopedSessionNotRemoved(Rule):
             )
         if facts.is_removed(definition):
             return None
+        if self.analysis.is_test_module:
+            return None  # test code builds its sessions per test, on purpose
+        if definition.kind == "local" and facts.is_returned(definition):
+            return None  # the caller owns it
+        if definition.kind == "local" and not facts.is_stored(definition):
+            return (
+                f"`scoped_session(...)` is created on every call of `{definition.function.name}` "
+                f"and `{definition.name}` is never removed: each call makes a new thread-local "
+                "registry whose session keeps its connection; create it once at import time, or "
+                "use a plain `Session()` in a `with` block"
+            )
         return (
             f"scoped session `{definition.display()}` is never removed in a teardown: its session, "
             "identity map and connection stay bound to each worker thread between requests; "
