@@ -24,12 +24,29 @@ from . import __version__
 from .pages import rule_page
 from .engine import ALL_RULES, RULES_BY_CODE, analyse, code_selected
 from .finding import Finding
-from .fixer import FileReport, fix_file
-from .noqa import split_suppressed
+from .fixer import FileReport, fix_file, write_atomically
+from .noqa import (
+    STALE_NOQA_CODE,
+    NoqaWriteError,
+    StaleNoqaRule,
+    add_noqa_to_source,
+    physical_lines,
+    split_suppressed,
+    stale_noqa,
+)
 from .rule import Rule
+from .option_sources import (
+    COMMAND_KEYS,
+    ConfigError,
+    find_flake8_config,
+    flake8_section,
+    merge,
+    pyproject_section,
+)
 from .options import OPTION_SPECS, OptionError, Options, options_from_mapping, split_list
 from .report import (
     FORMATS,
+    PSEUDO_RULES,
     Located,
     fix_kind,
     render_github,
@@ -44,8 +61,6 @@ SKIP_DIRECTORIES = frozenset({
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "build", "dist", "node_modules",
     ".tox", ".nox", ".eggs", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".flaskleak_cache",
 })
-# Keys of [tool.flaskleak] that configure the command rather than the analysis.
-COMMAND_KEYS = ("select", "ignore", "exclude")
 PROGRESS_DELAY = 1.0  # seconds before a progress bar appears: short runs stay quiet
 
 
@@ -90,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=FORMATS, default="text", help="output format")
     check.add_argument("-o", "--output-file", metavar="FILE", help="write the report here")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
+    check.add_argument("--add-noqa", action="store_true",
+                       help="append `# noqa: FLKnnn` to the line of every current finding "
+                            "(adopting flaskleak on a legacy codebase)")
 
     fix = commands.add_parser("fix", parents=[common], help="rewrite what can be fixed")
     fix.add_argument("--unsafe-fixes", action="store_true",
@@ -142,6 +160,7 @@ class Settings:
     rules: tuple[type[Rule], ...]  # the rules --select/--ignore leave on
     exclude: tuple[str, ...]
     jobs: int
+    stale_noqa: bool = True  # FLK000 (not a rule class) is selected
 
 
 def settings_from(arguments: argparse.Namespace) -> Settings:
@@ -149,11 +168,15 @@ def settings_from(arguments: argparse.Namespace) -> Settings:
     section, config_path = read_config(paths, arguments.config)
     where = f"{config_path}: [tool.flaskleak]"
     command_values = {key: section.pop(key) for key in COMMAND_KEYS if key in section}
-    try:
-        options = options_from_mapping(section)
-    except OptionError as error:
-        raise UsageError(f"{where} {error}") from None
     flags = {spec.name: getattr(arguments, spec.name) for spec in OPTION_SPECS}
+    overridden = frozenset(name for name, value in flags.items() if value is not None)
+    flake8_path = find_flake8_config(start_directory(paths))
+    try:
+        flake8_values = flake8_section(flake8_path) if flake8_path else {}
+        merged = merge(section, config_path, flake8_values, flake8_path, overridden)
+        options = options_from_mapping(merged)
+    except (ConfigError, OptionError) as error:
+        raise UsageError(str(error)) from None
     try:
         options = options_from_mapping({k: v for k, v in flags.items() if v is not None}, options)
     except OptionError as error:
@@ -176,7 +199,10 @@ def settings_from(arguments: argparse.Namespace) -> Settings:
         (codes(given("select")), codes(given("ignore"))),
     ]
     exclude = configured("exclude") + given("exclude")
-    return Settings(paths, options, choose_rules(layers), exclude, parse_jobs(arguments.jobs))
+    return Settings(
+        paths, options, choose_rules(layers), exclude, parse_jobs(arguments.jobs),
+        code_chosen(STALE_NOQA_CODE, layers),
+    )
 
 
 def codes(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -202,6 +228,17 @@ def choose_rules(layers: Sequence[Layer]) -> tuple[type[Rule], ...]:
     return tuple(chosen)
 
 
+def code_chosen(code: str, layers: Sequence[Layer]) -> bool:
+    """Whether ``choose_rules`` would keep a rule with this code."""
+    chosen = True
+    for select, ignore in layers:
+        if select:
+            chosen = code_selected(code, select, ignore)
+        elif ignore:
+            chosen = chosen and code_selected(code, (), ignore)
+    return chosen
+
+
 def parse_jobs(value: str) -> int:
     if value == "auto":
         return os.cpu_count() or 1
@@ -218,11 +255,7 @@ def read_config(paths: Sequence[str], explicit: str | None) -> tuple[dict, str |
     """``[tool.flaskleak]`` of the given or the nearest ``pyproject.toml`` that has one."""
     if explicit:
         return _config_section(explicit, required=True), explicit
-    try:
-        start = os.path.commonpath([os.path.abspath(path) for path in paths])
-    except ValueError:  # paths on different drives
-        start = os.getcwd()
-    directory = start if os.path.isdir(start) else os.path.dirname(start)
+    directory = start_directory(paths)
     while True:
         candidate = os.path.join(directory, "pyproject.toml")
         if os.path.isfile(candidate):
@@ -235,26 +268,20 @@ def read_config(paths: Sequence[str], explicit: str | None) -> tuple[dict, str |
         directory = parent
 
 
+def start_directory(paths: Sequence[str]) -> str:
+    """The directory the configuration is looked for from: the paths' common directory."""
+    try:
+        start = os.path.commonpath([os.path.abspath(path) for path in paths])
+    except ValueError:  # paths on different drives
+        start = os.getcwd()
+    return start if os.path.isdir(start) else os.path.dirname(start)
+
+
 def _config_section(path: str, required: bool) -> dict | None:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise UsageError(f"{path}: cannot read: {error.strerror or error}") from None
-    if not required and b"[tool.flaskleak" not in data:
-        return None  # not ours: do not even parse it
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
-    try:
-        document = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"{path}: invalid TOML: {error}") from None
-    section = document.get("tool", {}).get("flaskleak", {})
-    if not isinstance(section, dict):
-        raise UsageError(f"{path}: [tool.flaskleak] must be a table")
-    return dict(section)
+        return pyproject_section(path, required)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -391,21 +418,98 @@ class CheckReport:
     errors: list[str] = field(default_factory=list)
 
 
-def check_file(path: str, options: Options, rules: tuple[type, ...]) -> CheckReport:
+def check_file(
+    path: str, options: Options, rules: tuple[type, ...], stale: bool = False
+) -> CheckReport:
+    """The findings of one file; with ``stale``, also its ``# noqa`` codes that suppress nothing."""
     report = CheckReport(path)
     try:
         text = decode_source(read_source(path))
         tree = parse_text(text, path)
-        findings, _ = split_suppressed(analyse(tree, text, path, options, rules), text)
+        everything = analyse(tree, text, path, options, rules)
+        findings, _ = split_suppressed(everything, text)
+        if stale:
+            checked = {rule.code for rule in rules}
+            findings = sorted(findings + stale_noqa(text, everything, checked, RULES_BY_CODE))
     except SourceError as error:
         report.source_error = error
         return report
     except Exception as error:
         report.errors.append(_internal_error(path, error))
         return report
-    lines = text.splitlines()
+    lines = physical_lines(text)
     report.located = [Located(path, f, char_column(lines, f)) for f in findings]
     return report
+
+
+@dataclass
+class AddNoqaReport:
+    path: str
+    added: int = 0  # lines given or extended a ``# noqa`` comment
+    left: list[Located] = field(default_factory=list)  # findings no comment could cover
+    source_error: SourceError | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def add_noqa_file(path: str, options: Options, rules: tuple[type, ...]) -> AddNoqaReport:
+    """Give every current finding of one file a ``# noqa`` comment; atomic write."""
+    report = AddNoqaReport(path)
+    try:
+        source = read_source(path)
+        text = decode_source(source)
+        tree = parse_text(text, path)
+        findings, _ = split_suppressed(analyse(tree, text, path, options, rules), text)
+        new_source, report.added = add_noqa_to_source(source, text, findings)
+        new_text = decode_source(new_source)
+        parse_text(new_text, path)
+        left, _ = split_suppressed(findings, new_text)
+        if report.added:
+            write_atomically(os.path.realpath(path), new_source)
+    except SourceError as error:
+        report.source_error = error
+        return report
+    except NoqaWriteError as error:
+        report.errors.append(f"{path}: cannot add noqa comments: {error}")
+        return report
+    except OSError as error:
+        report.errors.append(f"{path}: could not write: {error.strerror or error}")
+        return report
+    except Exception as error:
+        report.errors.append(_internal_error(path, error))
+        return report
+    lines = physical_lines(new_text)
+    report.left = [Located(path, f, char_column(lines, f)) for f in left]
+    return report
+
+
+def run_add_noqa(settings: Settings, files: list[str], path_errors: list[str]) -> int:
+    files, notes = writable_files(files, settings.paths)
+    worker = partial(add_noqa_file, options=settings.options, rules=settings.rules)
+    reports: list[AddNoqaReport] = run_over_files(worker, files, settings.jobs, "adding noqa")
+    failed = bool(path_errors)
+    for message in path_errors + notes:
+        print(message, file=sys.stderr)
+    left: list[Located] = []
+    for report in reports:
+        if report.source_error is not None:
+            failed = True
+            print(f"{report.path}:{report.source_error}", file=sys.stderr)
+        for message in report.errors:
+            failed = True
+            print(message, file=sys.stderr)
+        left.extend(report.left)
+    sys.stdout.write(render_text(left))
+    added = sum(report.added for report in reports)
+    changed = sum(1 for report in reports if report.added)
+    print(
+        f"flaskleak: added noqa to {added} line{'s' * (added != 1)} in {changed} "
+        f"file{'s' * (changed != 1)}"
+        + (f"; {len(left)} finding{'s' * (len(left) != 1)} could not be given one" if left else ""),
+        file=sys.stderr,
+    )
+    if failed:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if left else EXIT_CLEAN
 
 
 def char_column(lines: Sequence[str], finding: Finding) -> int:
@@ -419,7 +523,9 @@ def run_check(arguments: argparse.Namespace) -> int:
     settings = settings_from(arguments)
     files, path_errors = collect_files(settings.paths, settings.exclude)
     rules = settings.rules
-    worker = partial(check_file, options=settings.options, rules=rules)
+    if arguments.add_noqa:
+        return run_add_noqa(settings, files, path_errors)
+    worker = partial(check_file, options=settings.options, rules=rules, stale=settings.stale_noqa)
     reports: list[CheckReport] = run_over_files(worker, files, settings.jobs, "checking")
     for message in path_errors:
         print(message, file=sys.stderr)
@@ -435,7 +541,8 @@ def run_check(arguments: argparse.Namespace) -> int:
     if arguments.format == "json":
         output = render_json(located)
     elif arguments.format == "sarif":
-        output = render_sarif(located, rules, source_errors)
+        described = ((StaleNoqaRule,) if settings.stale_noqa else ()) + tuple(rules)
+        output = render_sarif(located, described, source_errors)
     elif arguments.format == "github":
         output = render_github(located, source_errors)
     else:
@@ -576,7 +683,7 @@ def run_rules() -> int:
 
 
 def run_explain(code: str) -> int:
-    rule = RULES_BY_CODE.get(code.strip().upper())
+    rule = RULES_BY_CODE.get(code.strip().upper()) or PSEUDO_RULES.get(code.strip().upper())
     if rule is None:
         raise UsageError(f"unknown rule {code!r}; `flaskleak rules` lists them")
     page = rule_page(rule)

@@ -86,7 +86,7 @@ def split_list(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ..
     if value is None:
         return ()
     if isinstance(value, str):
-        value = value.split(",")
+        value = value.replace("\n", ",").split(",")  # one per line in a config file too
     return tuple(item.strip() for item in value if item and item.strip())
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from . import __version__
 from .engine import analyse
-from .options import OPTION_SPECS, OptionError, Options, options_from_mapping
+from .option_sources import ConfigError, options_for_flake8
+from .options import OPTION_SPECS, OptionError, Options
 
 
 class FlaskLeakChecker:
@@ -33,11 +34,12 @@ class FlaskLeakChecker:
 
     @classmethod
     def parse_options(cls, options: Any) -> None:
-        raw = {spec.name: getattr(options, f"flaskleak_{spec.name}", None) for spec in OPTION_SPECS}
+        """Options from ``[tool.flaskleak]``, flake8's config and its command line; a bad key
+        or value stops flake8 with one line naming it (exit 1), never a traceback."""
         try:
-            cls.options = options_from_mapping(raw)
-        except OptionError as error:
-            raise SystemExit(f"flake8-flaskleak: bad option --flaskleak-{error}") from None
+            cls.options = options_for_flake8(options)
+        except (ConfigError, OptionError) as error:
+            raise SystemExit(f"flake8-flaskleak: {error}") from None
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         if not isinstance(self.tree, ast.Module):

@@ -13,10 +13,13 @@ from . import __version__
 from .pages import PROJECT_URL, full_description, rule_page, rule_url
 from .engine import RULES_BY_CODE
 from .finding import Finding
+from .noqa import StaleNoqaRule
 from .rule import Rule
 from .source import SourceError
 
 FORMATS = ("text", "json", "sarif", "github")
+# Codes ``flaskleak check`` reports that no rule class checks (they have pages all the same).
+PSEUDO_RULES = {StaleNoqaRule.code: StaleNoqaRule}
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
@@ -43,7 +46,7 @@ def render_text(results: Sequence[Located]) -> str:
 def render_json(results: Sequence[Located]) -> str:
     items = []
     for item in results:
-        rule = RULES_BY_CODE.get(item.finding.code)
+        rule = RULES_BY_CODE.get(item.finding.code) or PSEUDO_RULES.get(item.finding.code)
         items.append(
             {
                 "path": item.path,
