@@ -38,7 +38,7 @@ from .options import Options
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 CACHE_DIRECTORY = ".flaskleak_cache"
-CACHE_FORMAT = 2  # bump when the shape of the cached facts changes
+CACHE_FORMAT = 3  # bump when the shape of the cached facts changes
 FACT_KEYS = ("module", "functions", "calls", "entries", "rules")
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
@@ -254,6 +254,17 @@ class ProjectIndex:
                 return relative, ".".join(parts[cut:])
         return None
 
+    def module_file(self, qualified: str) -> str | None:
+        """The relative path of the project module ``qualified`` is (or is defined in):
+        ``shop.config.BaseConfig`` -> ``shop/config.py``; None for anything not in the project."""
+        self._files  # noqa: B018 - builds the module map
+        parts = qualified.split(".")
+        for cut in range(len(parts), 0, -1):
+            relative = self._module_paths.get(".".join(parts[:cut]))
+            if relative is not None:
+                return relative
+        return None
+
     def _targets_of(self, name: str) -> list[tuple[str, str]]:
         """Functions an imported qualified name runs: itself, a class's ``__init__``, or the
         wrappers nested in a decorator (``name.<locals>``)."""
@@ -304,6 +315,14 @@ class ProjectIndex:
             for (where, qualname), (description, origin) in self.request_time.items()
             if where == relative and origin != relative
         }
+
+    def module_source(self, module: str) -> tuple[str, str] | None:
+        """(relative path, text) of the project module ``pkg.mod``; None if it is not one."""
+        self._files  # noqa: B018 - builds the module map
+        relative = self._module_paths.get(module)
+        if relative is None:
+            return None
+        return relative, self._texts[relative].decode("utf-8", "replace")
 
     def rule_facts(self, code: str, exclude_path: str | None = None) -> list[tuple[str, dict]]:
         """(relative path, facts) of every module that contributed facts for rule ``code``."""

@@ -6,8 +6,9 @@ its identity map (every object that request loaded) and its connection or open t
 Code run outside a request (threads, executor jobs, Celery tasks) has no teardown at all, so it
 must remove the session in its own ``finally``.
 
-Collection (what sessions exist, what is removed where) is kept apart from reporting, so that a
-project-wide index can later supply removals made in other modules.
+Collection (what sessions exist, what is removed where) is kept apart from reporting. With the
+whole-project analysis, removals made by teardowns registered in other modules count too
+(``project_facts``): the session ``extensions.py`` creates and ``app.py``'s teardown removes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ from ..astutil import FunctionNode, dotted_name, walk, walk_local
 from ..finding import Finding, FixSafety
 from ..flask_model import Reach
 from ..rule import Analysis, Rule
+from ..teardown_project import (
+    ProjectNames,
+    imported_runs,
+    module_bindings,
+    qualify,
+    teardown_functions,
+    teardown_lambdas,
+)
 
 SCOPED_SESSION = {"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"}
 FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
@@ -227,7 +236,13 @@ class SessionFacts:
                 yield node.args[-1]
 
     def is_removed(self, definition: SessionDefinition) -> bool:
-        return any(matches(definition, name) for name in self.removed)
+        if any(matches(definition, name) for name in self.removed):
+            return True
+        return self.analysis.project is not None and self.elsewhere.removes(definition)
+
+    @cached_property
+    def elsewhere(self) -> ProjectRemovals:
+        return ProjectRemovals(self)
 
     @staticmethod
     def is_stored(definition: SessionDefinition) -> bool:
@@ -295,6 +310,52 @@ def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
         for child in ast.iter_child_nodes(node):
             parents[child] = node
     return parents
+
+
+class ProjectRemovals:
+    """Removals made by teardowns registered in other modules of the project."""
+
+    def __init__(self, facts: SessionFacts):
+        self.facts = facts
+        self.analysis = facts.analysis
+        self.names = ProjectNames(self.analysis.project)
+        others = self.analysis.project.rule_facts("FLK202", exclude_path=self.analysis.path)
+        self.removals = [
+            (written, qualified) for _, module_facts in others
+            for written, qualified in module_facts.get("removed", [])
+        ]
+        runs = [name for _, module_facts in others for name in module_facts.get("runs", [])]
+        # this module's functions that another module's teardown runs (``shutdown_session``)
+        self.removed_here: set[str] = set()
+        run_here = self.names.functions_run(self.analysis, runs)
+        for function in _reachable(self.analysis.flask, run_here):
+            self.removed_here |= released_names(function)
+
+    def removes(self, definition: SessionDefinition) -> bool:
+        if any(matches(definition, name) for name in self.removed_here):
+            return True
+        qualified_names = self.qualified_names(definition)
+        return any(
+            self._same_session(definition, qualified_names, written, qualified)
+            for written, qualified in self.removals
+        )
+
+    def _same_session(self, definition, qualified_names: set[str], written: str, qualified) -> bool:
+        """By qualified name where it resolves in the project (re-exports followed); else, and
+        for attributes, by name as the per-file rule matches (a removal we cannot place counts)."""
+        resolved = self.names.resolve(qualified)
+        if resolved is None or definition.kind == "attr":
+            return matches(definition, written)
+        return resolved in qualified_names
+
+    def qualified_names(self, definition: SessionDefinition) -> set[str]:
+        module = self.analysis.module[0]
+        if not module:
+            return set()
+        names = {f"{module}.{alias}" for alias in definition.aliases if not alias.startswith("<")}
+        if definition.kind == "name":
+            names.add(f"{module}.{definition.name}")
+        return names
 
 
 class BackgroundUses:
@@ -455,6 +516,7 @@ class ScopedSessionNotRemoved(Rule):
     name = "scoped-session-not-removed"
     summary = "scoped session never removed in a teardown: its session stays bound to the thread"
     triggers = ("scoped_session", "db.session", "db_session", "Session.")
+    project_fact_triggers = ("teardown_",)  # modules that register teardowns
     fix_safety = FixSafety.UNSAFE
 
     @classmethod
@@ -465,6 +527,26 @@ class ScopedSessionNotRemoved(Rule):
 
     def facts(self) -> SessionFacts:
         return SessionFacts(self.analysis)
+
+    def project_facts(self) -> dict | None:
+        """What this module's registered teardowns (and what they call) remove, qualified where
+        its imports tell, and the imported functions they run."""
+        analysis = self.analysis
+        functions = teardown_functions(analysis.flask)
+        lambdas = list(teardown_lambdas(analysis))
+        if not functions and not lambdas:
+            return None
+        removed: set[str] = set()
+        for scope in [*functions, *lambdas]:
+            removed |= released_names(scope)
+        runs = imported_runs(analysis, functions, lambdas)
+        if not removed and not runs:
+            return None
+        bindings = module_bindings(analysis.tree)
+        return {
+            "removed": [[name, qualify(analysis, name, bindings)] for name in sorted(removed)],
+            "runs": runs,
+        }
 
     def check(self) -> Iterator[Finding]:
         facts = self.facts()

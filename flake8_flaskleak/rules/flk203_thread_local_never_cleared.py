@@ -6,20 +6,30 @@ after request, so what a request stores there (a logger bound to the request, a 
 id) stays alive until the next request on that thread overwrites it, and containers on it
 grow with every request.
 
-Collection (thread-locals, request-time writes, teardown clears) is kept apart from reporting,
-so that a project-wide index can later supply clears made in other modules.
+Collection (thread-locals, request-time writes, teardown clears) is kept apart from reporting.
+With the whole-project analysis, clears made by teardowns registered in other modules count
+too (``project_facts``), as do ``threading.local`` subclasses defined in another project module.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..astutil import FunctionNode, dotted_name, local_bindings, string_value, walk, walk_local
 from ..finding import Finding, FixSafety
 from ..flask_model import Reach
 from ..rule import Analysis, Rule
+from ..teardown_project import (
+    ProjectNames,
+    imported_runs,
+    module_bindings,
+    qualify,
+    teardown_functions,
+    teardown_lambdas,
+)
 
 THREAD_LOCAL_CLASSES = {"threading.local", "_threading_local.local"}
 WERKZEUG_LOCAL_CLASSES = {"werkzeug.local.Local", "werkzeug.Local"}
@@ -27,6 +37,13 @@ GROW_METHODS = {
     "append", "extend", "insert", "add", "update", "setdefault", "appendleft", "extendleft",
 }
 EVERYTHING = "*"  # attributes written or cleared under a name not known here
+# What astroid calls the thread-local bases a project class may derive from.
+LOCAL_BASES = (
+    "_threading_local.local", "_thread._local", "threading.local", "werkzeug.local.Local",
+)
+# ``state = RequestState()`` with ``RequestState`` imported: maybe a project thread-local class.
+INSTANTIATION = re.compile(r"=[ \t]*([A-Z]\w*)\(")
+IMPORT_STATEMENT = re.compile(r"^[ \t]*(?:from[ \t]+\S+[ \t]+)?import[ \t]+(\([^)]*\)|.*)$", re.M)
 
 
 @dataclass
@@ -40,6 +57,7 @@ class ThreadLocal:
     klass: ast.ClassDef | None  # owner of a class/self attribute
     werkzeug: bool
     instance_of: str | None = None  # subclass defined here that a module-level name instantiates
+    imported_class: str | None = None  # project class defined elsewhere, not yet confirmed a local
 
     def display(self) -> str:
         if self.kind == "classattr":
@@ -84,12 +102,41 @@ class Collector:
             return facts
         for function, _ in self.flask.request_time.items():
             facts.writes.extend(self._writes_in(function, facts.locals))
+        if any(local.imported_class for local in facts.locals):
+            self._confirm_imported_locals(facts)
         for local in facts.locals:
             facts.cleared[id(local)] = set()
         for scope in self._teardown_scopes():
             for local in facts.locals:
                 facts.cleared[id(local)] |= self._clears_in(scope, local)
+        if self.analysis.project is not None and any(
+            not facts.is_cleared(write.local, write.attribute) for write in facts.writes
+        ):
+            ProjectClears(self).add_to(facts)
         return facts
+
+    def _confirm_imported_locals(self, facts: ThreadLocalFacts) -> None:
+        """Keep an instance of a class imported from the project only if request code writes on
+        it and astroid says the class derives from a thread-local (asked only then)."""
+        from .. import inference  # astroid: only for files that need it
+
+        written = {id(write.local) for write in facts.writes}
+        kept = []
+        for local in facts.locals:
+            if local.imported_class is None:
+                kept.append(local)
+                continue
+            if id(local) not in written:
+                continue
+            root = self.analysis.project.root
+            if inference.is_subclass_of(root, local.imported_class, LOCAL_BASES):
+                local.werkzeug = bool(
+                    inference.is_subclass_of(root, local.imported_class, ("werkzeug.local.Local",))
+                )
+                kept.append(local)
+        kept_ids = {id(local) for local in kept}
+        facts.locals = kept
+        facts.writes = [write for write in facts.writes if id(write.local) in kept_ids]
 
     # -- thread-locals -------------------------------------------------------------------------
 
@@ -127,8 +174,12 @@ class Collector:
             if not isinstance(value, ast.Call):
                 continue
             werkzeug = self._local_kind(value.func)
+            imported_class = None
             if werkzeug is None:
-                continue
+                imported_class = self._project_class(value.func)
+                if imported_class is None:
+                    continue
+                werkzeug = False  # told by astroid once a request writes on it
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
             class_name = dotted_name(value.func)
             instance_of = class_name if class_name in self.subclasses else None
@@ -136,8 +187,38 @@ class Collector:
                 local = self._bind(target, statement, owner, value, werkzeug)
                 if local is not None:
                     local.instance_of = instance_of
+                    local.imported_class = imported_class
                     found.append(local)
         return found
+
+    def _project_class(self, func: ast.expr) -> str | None:
+        """``RequestState`` imported from a module of this project: its defining name."""
+        project = self.analysis.project
+        if project is None or not isinstance(func, (ast.Name, ast.Attribute)):
+            return None
+        qualified = self.imports.qualified_name(func)
+        if not qualified or qualified.startswith("."):
+            return None
+        resolved = ProjectNames(project).resolve(qualified)
+        if resolved is None or project.module_source(resolved.rpartition(".")[0]) is None:
+            return None  # not defined in the project (a library, or re-exported from one)
+        return resolved
+
+    def qualified_names(self, local: ThreadLocal) -> set[str]:
+        """How other modules name ``local``: ``pkg.mod._local``, ``pkg.mod.state.cache``..."""
+        module = self.analysis.module[0]
+        if not module:
+            return set()
+        if local.kind == "name":
+            return {f"{module}.{local.name}"}
+        names = {
+            f"{module}.{instance}.{local.name}"
+            for instance, class_name in self.flask.module_instances.items()
+            if class_name == local.klass.name
+        }
+        if local.kind == "classattr":
+            names.add(f"{module}.{local.klass.name}.{local.name}")
+        return names
 
     def _bind(self, target, statement, owner, call, werkzeug) -> ThreadLocal | None:
         if isinstance(owner, ast.Module) and isinstance(target, ast.Name):
@@ -257,46 +338,54 @@ class Collector:
                 scopes.append(node.args[-1])
         return scopes
 
+    def is_local_class_call(self, node: ast.AST) -> bool:
+        return isinstance(node, ast.Call) and self._local_kind(node.func) is not None
+
     def _clears_in(self, scope: ast.AST, local: ThreadLocal) -> set[str]:
         """Attributes of ``local`` that ``scope`` deletes or resets (leniently matched)."""
-        cleared: set[str] = set()
-        for node in walk(scope):
-            if isinstance(node, ast.Delete):
-                for target in _flatten(node.targets):
-                    if isinstance(target, ast.Attribute) and self._loosely(target.value, local):
-                        cleared.add(target.attr)
-            elif isinstance(node, ast.Assign):
-                for target in _flatten(node.targets):
-                    if isinstance(target, ast.Attribute) and self._loosely(target.value, local):
-                        if _is_empty_value(node.value):
-                            cleared.add(target.attr)
-                    elif isinstance(target, ast.Name) and target.id == local.name:
-                        if local.kind == "name":
-                            cleared.add(EVERYTHING)  # the global is rebound to a fresh local()
-            elif isinstance(node, ast.Call):
-                cleared |= self._clearing_call(node, local)
+        cleared = {
+            attribute
+            for owner, attribute in clear_sites(scope, self.is_local_class_call)
+            if self._loosely(owner, local)
+        }
+        if local.kind == "name":
+            for node in walk(scope):
+                if isinstance(node, ast.Assign) and any(
+                    isinstance(target, ast.Name) and target.id == local.name
+                    for target in _flatten(node.targets)
+                ):
+                    cleared.add(EVERYTHING)  # the global is rebound to a fresh local()
+        if local.imported_class is not None:
+            for node in walk(scope):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and self._loosely(node.func.value, local)
+                ):
+                    cleared |= self._method_clears(local.imported_class, node.func.attr)
         return cleared
 
-    def _clearing_call(self, call: ast.Call, local: ThreadLocal) -> set[str]:
-        func = call.func
-        name = dotted_name(func) or ""
-        if name.rsplit(".", 1)[-1] == "release_local" and call.args:
-            return {EVERYTHING} if self._loosely(call.args[0], local) else set()
-        if name == "delattr" and len(call.args) == 2 and self._loosely(call.args[0], local):
-            return {string_value(call.args[1]) or EVERYTHING}
-        if not isinstance(func, ast.Attribute):
+    def _method_clears(self, class_name: str, method: str) -> set[str]:
+        """``state.reset()`` where the imported class's ``reset`` clears ``self``."""
+        module, _, name = class_name.rpartition(".")
+        source = self.analysis.project.module_source(module)
+        if source is None:
             return set()
-        container = func.value
-        holder = _dict_of(container)
-        if holder is not None and self._loosely(holder, local):
-            if func.attr == "clear":
-                return {EVERYTHING}
-            if func.attr == "pop" and call.args:
-                return {string_value(call.args[0]) or EVERYTHING}
+        try:
+            tree = ast.parse(source[1])
+        except (SyntaxError, ValueError):
             return set()
-        if func.attr == "clear" and isinstance(container, ast.Attribute):
-            if self._loosely(container.value, local):
-                return {container.attr}
+        for klass in tree.body:
+            if isinstance(klass, ast.ClassDef) and klass.name == name:
+                for function in klass.body:
+                    if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                        function.name == method
+                    ):
+                        return {
+                            attribute
+                            for owner, attribute in clear_sites(function, lambda _: False)
+                            if isinstance(owner, ast.Name) and owner.id == "self"
+                        }
         return set()
 
     def _loosely(self, node: ast.AST, local: ThreadLocal) -> bool:
@@ -306,6 +395,79 @@ class Collector:
         if isinstance(node, ast.Attribute):
             return node.attr == local.name
         return False
+
+
+def clear_sites(
+    scope: ast.AST, is_local_class_call: Callable[[ast.AST], bool]
+) -> Iterator[tuple[ast.AST, str]]:
+    """(object, attribute or EVERYTHING) for every delete or reset in ``scope``: ``del x.a``,
+    ``x.a = None``, ``x.a.clear()``, ``x.__dict__.clear()``/``pop("a")``, ``delattr(x, "a")``,
+    ``release_local(x)``; ``mod.x = threading.local()`` (object ``mod.x``) resets all of it."""
+    for node in walk(scope):
+        if isinstance(node, ast.Delete):
+            for target in _flatten(node.targets):
+                if isinstance(target, ast.Attribute):
+                    yield target.value, target.attr
+        elif isinstance(node, ast.Assign):
+            for target in _flatten(node.targets):
+                if isinstance(target, ast.Attribute):
+                    if _is_empty_value(node.value):
+                        yield target.value, target.attr
+                    elif is_local_class_call(node.value):
+                        yield target, EVERYTHING
+        elif isinstance(node, ast.Call):
+            yield from _clearing_call(node)
+
+
+def _clearing_call(call: ast.Call) -> Iterator[tuple[ast.AST, str]]:
+    func = call.func
+    name = dotted_name(func) or ""
+    if name.rsplit(".", 1)[-1] == "release_local" and call.args:
+        yield call.args[0], EVERYTHING
+    elif name == "delattr" and len(call.args) == 2:
+        yield call.args[0], string_value(call.args[1]) or EVERYTHING
+    elif isinstance(func, ast.Attribute):
+        container = func.value
+        holder = _dict_of(container)
+        if holder is not None:
+            if func.attr == "clear":
+                yield holder, EVERYTHING
+            elif func.attr == "pop" and call.args:
+                yield holder, string_value(call.args[0]) or EVERYTHING
+        elif func.attr == "clear" and isinstance(container, ast.Attribute):
+            yield container.value, container.attr
+
+
+class ProjectClears:
+    """Clears made by teardowns registered in other modules of the project."""
+
+    def __init__(self, collector: Collector):
+        self.collector = collector
+        self.analysis = collector.analysis
+        self.names = ProjectNames(self.analysis.project)
+
+    def add_to(self, facts: ThreadLocalFacts) -> None:
+        others = self.analysis.project.rule_facts("FLK203", exclude_path=self.analysis.path)
+        runs = [name for _, module_facts in others for name in module_facts.get("runs", [])]
+        run_here = self.names.functions_run(self.analysis, runs)
+        scopes = list(_reachable(self.collector.flask, run_here))
+        for local in facts.locals:
+            cleared = facts.cleared[id(local)]
+            for scope in scopes:  # this module's functions that another module's teardown runs
+                cleared |= self.collector._clears_in(scope, local)
+            qualified_names = self.collector.qualified_names(local)
+            for _, module_facts in others:
+                for written, qualified, attribute in module_facts.get("cleared", []):
+                    if self._same_object(written, qualified, local, qualified_names):
+                        cleared.add(attribute)
+
+    def _same_object(self, written: str, qualified, local: ThreadLocal, names: set[str]) -> bool:
+        """By qualified name where it resolves in the project; else by the last name, as the
+        per-file rule matches (precision over recall: a clear we cannot place still counts)."""
+        resolved = self.names.resolve(qualified)
+        if resolved is not None:
+            return resolved in names
+        return written.rsplit(".", 1)[-1] == local.name
 
 
 def _assignments(tree: ast.Module) -> Iterator[tuple[ast.stmt, ast.AST]]:
@@ -432,17 +594,50 @@ class ThreadLocalNeverCleared(Rule):
     summary = "attribute set on a thread-local per request and never deleted in a teardown"
     # ``threading.local()``, ``Local()``, ``class State(local)``, ``local as tl``
     triggers = ("local(", "Local(", "local)", "local,", "local as")
+    # Modules that register teardowns (clears) or define thread-local subclasses.
+    project_fact_triggers = ("teardown_", "local)", "Local)", "local,", "Local,")
     request_time_only = True
     fix_safety = FixSafety.UNSAFE
 
     @classmethod
     def applies_to(cls, text, path, options) -> bool:
-        if not any(trigger in text for trigger in cls.triggers):
-            return False
-        return "threading" in text or "werkzeug" in text
+        if any(trigger in text for trigger in cls.triggers) and (
+            "threading" in text or "werkzeug" in text
+        ):
+            return True
+        # ``state = RequestState()`` of a class imported from another project module: the
+        # project analysis tells (lazily) whether it is a thread-local.
+        return options.project_analysis and _instantiates_imported_class(text)
 
     def facts(self) -> ThreadLocalFacts:
         return Collector(self.analysis).collect()
+
+    def project_facts(self) -> dict | None:
+        """Clears made by this module's registered teardowns (and what they call), with the
+        imported functions they run, for the modules that define the thread-locals."""
+        analysis = self.analysis
+        functions = teardown_functions(analysis.flask)
+        lambdas = list(teardown_lambdas(analysis))
+        if not functions and not lambdas:
+            return None
+        collector = Collector(analysis)
+        bindings = module_bindings(analysis.tree)
+        cleared = set()
+        for scope in [*functions, *lambdas]:
+            for owner, attribute in clear_sites(scope, collector.is_local_class_call):
+                written = dotted_name(owner)
+                if written is not None and written not in ("self", "cls"):
+                    cleared.add((written, attribute))
+        runs = imported_runs(analysis, functions, lambdas)
+        if not cleared and not runs:
+            return None
+        return {
+            "cleared": [
+                [written, qualify(analysis, written, bindings), attribute]
+                for written, attribute in sorted(cleared)
+            ],
+            "runs": runs,
+        }
 
     def check(self) -> Iterator[Finding]:
         for report in reports(self.analysis, self.facts()):
@@ -496,6 +691,16 @@ class ThreadLocalNeverCleared(Rule):
             code = _teardown_code(placement, items, taken)
             module = teardown_fix.insert_function(module, context.positions, placement, code)
         return module
+
+
+def _instantiates_imported_class(text: str) -> bool:
+    """Cheap text test: a CamelCase class that an import line names is instantiated."""
+    if "import" not in text:
+        return False
+    imported = " ".join(IMPORT_STATEMENT.findall(text))
+    return any(
+        re.search(rf"\b{name}\b", imported) for name in set(INSTANTIATION.findall(text))
+    )
 
 
 def _line(placement) -> int:
