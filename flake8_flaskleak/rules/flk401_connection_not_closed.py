@@ -1,0 +1,222 @@
+"""FLK401 connection-not-closed: a database connection, session or HTTP session left to the GC.
+
+``conn = engine.connect()`` with no ``with``, no ``close()`` in ``finally``, not returned or
+stored: the pool's connection stays checked out until the garbage collector finalises the
+``Connection`` (seed 001). Also ``has_table(engine.connect(), ...)`` and a bare
+``engine.connect()`` statement, which drop the connection on the spot.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from functools import cached_property
+
+from ..astutil import FunctionNode, dotted_name, parent_map, walk
+from ..finding import Finding, FixSafety
+from ..resources import (
+    Binding,
+    Opener,
+    Outcome,
+    Verdict,
+    bindings_in,
+    collect,
+    dropped_inline,
+    fix_bindings,
+    judge,
+    leak_message,
+    summary,
+    with_header,
+)
+from ..rule import Rule
+
+
+ENGINE_MAKERS = {
+    "sqlalchemy.create_engine",
+    "sqlalchemy.engine.create_engine",
+    "sqlalchemy.engine_from_config",
+    "sqlalchemy.engine.engine_from_config",
+}
+SESSION_CLASSES = {"sqlalchemy.orm.Session", "sqlalchemy.orm.session.Session"}
+SESSION_MAKERS = {"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker"}
+HTTP_SESSIONS = {"requests.Session", "requests.session", "requests.sessions.Session"}
+# DB-API ``connect()``: their ``with`` ends a transaction (sqlite3, psycopg2) or is not
+# guaranteed to close across versions, so the fix writes ``contextlib.closing(...)``.
+DBAPI_CONNECT = {
+    f"{module}.{function}"
+    for module in (
+        "sqlite3", "sqlite3.dbapi2", "psycopg", "psycopg2", "pymysql", "MySQLdb", "cx_Oracle",
+        "oracledb", "mysql.connector", "pyodbc", "pymssql", "duckdb", "pg8000", "mariadb",
+    )
+    for function in ("connect", "Connect")
+}
+FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
+# The last name of every opener call, but those made by a module's own sessionmaker.
+CANDIDATE_CALLEES = frozenset({
+    "connect", "Connect", "raw_connection", "Session", "session",
+})
+CONSEQUENCE = {
+    "connection": "the pool keeps it checked out until it is garbage collected",
+    "database connection": "the database keeps its session, locks and memory until the "
+    "connection is garbage collected",
+    "session": "its transaction and pooled connection stay until it is garbage collected",
+    "requests session": "its connection pool keeps sockets open until it is garbage collected",
+}
+
+
+class ConnectionNotClosed(Rule):
+    code = "FLK401"
+    name = "connection-not-closed"
+    summary = "database connection, session or HTTP session never closed (left to the GC)"
+    triggers = ("connect(", "raw_connection(", "Session(", "sessionmaker(", "requests.session(")
+    fix_safety = FixSafety.SAFE
+
+    # -- what opens a connection ---------------------------------------------------------------
+
+    @cached_property
+    def _bound_kinds(self) -> dict[str, str]:
+        """Dotted names assigned in this module: "engine", "sessionmaker", or "other"."""
+        kinds: dict[str, str] = {}
+        for node in walk(self.analysis.tree):
+            if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            kind = self._value_kind(node.value)
+            for target in targets:
+                name = dotted_name(target)
+                if name and kinds.get(name) not in ("engine", "sessionmaker"):
+                    kinds[name] = kind
+        return kinds
+
+    def _value_kind(self, value: ast.expr) -> str:
+        if self._makes_engine(value):
+            return "engine"
+        if isinstance(value, ast.Call) and self.analysis.imports.qualified_name(
+            value.func
+        ) in SESSION_MAKERS:
+            return "sessionmaker"
+        return "other" if isinstance(value, ast.Call) else "unknown"
+
+    def _makes_engine(self, value: ast.expr) -> bool:
+        if isinstance(value, ast.Attribute) and value.attr == "engine":
+            return True  # db.engine (Flask-SQLAlchemy), self.engine
+        if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Attribute):
+            return value.value.attr == "engines"  # db.engines["reports"]
+        if isinstance(value, ast.Call):
+            if isinstance(value.func, ast.Attribute) and value.func.attr == "get_engine":
+                return True
+            return self.analysis.imports.qualified_name(value.func) in ENGINE_MAKERS
+        return False
+
+    def is_engine(self, expr: ast.expr) -> bool:
+        """A SQLAlchemy engine: made here, ``db.engine``, ``get_engine()``, or named ``*engine``."""
+        if self._makes_engine(expr):
+            return True
+        name = dotted_name(expr)
+        if name is None:
+            return False
+        kind = self._bound_kinds.get(name)
+        if kind == "engine":
+            return True
+        if kind in ("other", "sessionmaker"):
+            return False
+        last = name.rsplit(".", 1)[-1].lower()
+        return last == "engine" or last.endswith("_engine")
+
+    @cached_property
+    def _has_sessionmaker(self) -> bool:
+        return "sessionmaker" in self.analysis.text
+
+    def opener_of(self, call: ast.Call) -> Opener | None:
+        func = call.func
+        callee = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if callee not in CANDIDATE_CALLEES and not self._has_sessionmaker:
+            return None  # the cheap test, for the many calls of a file
+        if isinstance(func, ast.Attribute) and not call.args and self.is_engine(func.value):
+            if func.attr == "connect":
+                return Opener(call, "connection")
+            if func.attr == "raw_connection":
+                return Opener(call, "connection", needs_closing=True)
+            return None
+        qualified = self.analysis.imports.qualified_name(func)
+        if qualified in DBAPI_CONNECT:
+            return Opener(call, "database connection", needs_closing=True)
+        if qualified in SESSION_CLASSES:
+            return Opener(call, "session")
+        if qualified in HTTP_SESSIONS:
+            return Opener(call, "requests session")
+        if isinstance(func, ast.Call) and self._value_kind(func) == "sessionmaker":
+            return Opener(call, "session")  # sessionmaker(bind=engine)()
+        name = dotted_name(func)
+        if name is not None and self._bound_kinds.get(name) == "sessionmaker":
+            return Opener(call, "session")
+        return None
+
+    # -- checking ------------------------------------------------------------------------------
+
+    @cached_property
+    def openers(self) -> dict[ast.Call, Opener]:
+        """Every opener call in the module, found in one walk."""
+        found = {}
+        for node in walk(self.analysis.tree):
+            if isinstance(node, ast.Call):
+                opener = self.opener_of(node)
+                if opener is not None:
+                    found[node] = opener
+        return found
+
+    @cached_property
+    def parents(self) -> dict[ast.AST, ast.AST]:
+        return parent_map(self.analysis.tree)
+
+    def enclosing_function(self, node: ast.AST) -> FunctionNode | None:
+        parent = self.parents.get(node)
+        while parent is not None and not isinstance(parent, FUNCTION_TYPES):
+            parent = self.parents.get(parent)
+        return parent
+
+    def judged_bindings(self) -> Iterator[tuple[Binding, Outcome, object]]:
+        functions = {self.enclosing_function(call) for call in self.openers}
+        for function in sorted(filter(None, functions), key=lambda f: f.lineno):
+            if function.name in ("__enter__", "__aenter__"):
+                continue  # what __enter__ opens is handed to the `with` using it
+            for binding in bindings_in(function, self.openers.get):
+                facts = collect(binding)
+                yield binding, judge(facts), facts
+
+    def check(self) -> Iterator[Finding]:
+        if not self.openers:
+            return
+        for binding, outcome, _ in self.judged_bindings():
+            message = self.binding_message(binding, outcome)
+            if message is not None:
+                yield self.finding(binding.statement, message)
+        for call, opener in self.openers.items():
+            if dropped_inline(call, self.parents):
+                where = self.where(self.enclosing_function(call))
+                yield self.finding(
+                    call,
+                    f"{opener.kind} from `{summary(call)}` is used in passing and never "
+                    f"closed ({where}): {CONSEQUENCE[opener.kind]}; bind it with "
+                    f"`with {with_header(opener, 'conn')}:`",
+                )
+
+    def where(self, function: FunctionNode | None) -> str:
+        if function is None:
+            return "at import time"
+        flask = self.analysis.flask
+        reach = flask.request_time.get(function)
+        if reach is not None:
+            return reach.describe()
+        info = flask.functions.get(function)
+        return f"in `{info.qualname if info else function.name}`"
+
+    def binding_message(self, binding: Binding, outcome: Outcome) -> str | None:
+        if outcome.verdict in (Verdict.MANAGED, Verdict.HANDED_ON, Verdict.CLOSED):
+            return None  # before where(), which builds the Flask model
+        return leak_message(binding, outcome, self.where(binding.function), CONSEQUENCE)
+
+    # -- fixing --------------------------------------------------------------------------------
+
+    def fix(self, context):
+        return fix_bindings(self, context)
