@@ -220,6 +220,97 @@ def report(timings: dict[str, Timings]) -> None:
         )
 
 
+# -- whole-project case: first run, warm cache, one file touched --------------------------------
+
+# Real Flask code from benchmarks/corpus.py's cache (fetched when missing): over 100k lines.
+PROJECT_CORPUS = (("changedetection.io", "0.60.10"), ("flask-admin", "2.2.1"))
+# What is timed per round, each a ratio to flake8 alone: the plugin with no project cache
+# (a fresh checkout), again with the cache it left (an editor, pre-commit), after appending a
+# comment to one module (the usual edit), and with the project analysis switched off.
+PROJECT_RUNS = ("alone", "plugin-first", "plugin-warm", "plugin-touched", "plugin-per-file")
+
+
+def project_tree() -> Path:
+    """A work copy of the corpus projects (each keeps its own root marker, ``setup.cfg``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import corpus
+
+    target = WORK / "tree-project"
+    if not target.is_dir():
+        staging = WORK / "tree-project.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        for name, version in PROJECT_CORPUS:
+            source = corpus.fetch(name, version, corpus.DEFAULT_CACHE)
+            shutil.copytree(source, staging / source.name,
+                            ignore=shutil.ignore_patterns(CACHE_DIRECTORY, "__pycache__"))
+        staging.rename(target)
+    return target
+
+
+def touched_module(tree: Path) -> Path:
+    """The module an edit lands in: the first one (sorted) that registers routes."""
+    for path in sorted(tree.rglob("*.py")):
+        if "route(" in path.read_text(encoding="utf-8", errors="replace"):
+            return path
+    return sorted(tree.rglob("*.py"))[0]
+
+
+def clear_project_caches(tree: Path) -> None:
+    for cache in tree.rglob(CACHE_DIRECTORY):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def measure_project(pythons: dict[str, Path], tree: Path, rounds: int, warmup: int, jobs: int):
+    """Rounds of: flake8 alone, the plugin chain (first run, warm, touched) and the plugin
+    per file; the three units rotate each round, the chain keeps its order (it needs it)."""
+    timings = {name: Timings() for name in PROJECT_RUNS}
+    edited = touched_module(tree)
+    print(f"touched module: {edited.relative_to(tree)}")
+    units = [("alone",), ("plugin-first", "plugin-warm", "plugin-touched"), ("plugin-per-file",)]
+    for round_number in range(warmup + rounds):
+        measured = round_number >= warmup
+        shift = round_number % len(units)
+        for unit in units[shift:] + units[:shift]:
+            for name in unit:
+                if name == "plugin-first":
+                    clear_project_caches(tree)
+                elif name == "plugin-touched":
+                    with open(edited, "a", encoding="utf-8") as handle:
+                        handle.write(f"# edited by bench_flake8.py, round {round_number}\n")
+                environment = "alone" if name == "alone" else "plugin"
+                extra = ("--flaskleak-project-analysis=false",) if name == "plugin-per-file" else ()
+                wall, cpu, result = timed_run(
+                    flake8_command(pythons[environment], tree, jobs, extra), WORK
+                )
+                if measured:
+                    timings[name].wall.append(wall)
+                    timings[name].cpu.append(cpu)
+                lines = result.stdout.splitlines()
+                timings[name].output_lines = len(lines)
+                timings[name].plugin_lines = sum(": FLK" in line for line in lines)
+        label = "warm-up" if not measured else f"round {round_number - warmup + 1}/{rounds}"
+        summary = "  ".join(
+            f"{name} {timings[name].cpu[-1]:.1f}s CPU" for name in PROJECT_RUNS if measured
+        )
+        print(f"  {label} done {summary}", flush=True)
+    return timings
+
+
+def report_project(timings: dict[str, Timings]) -> None:
+    medians = {
+        name: (statistics.median(t.wall), statistics.median(t.cpu)) for name, t in timings.items()
+    }
+    base_wall, base_cpu = medians["alone"]
+    print()
+    print(f"{'run':<16} {'median wall':>12} {'median CPU':>12} {'wall ratio':>11} "
+          f"{'CPU ratio':>10} {'FLK lines':>10}")
+    for name, (wall, cpu) in medians.items():
+        print(
+            f"{name:<16} {wall:>11.2f}s {cpu:>11.2f}s {wall / base_wall:>11.3f} "
+            f"{cpu / base_cpu:>10.3f} {timings[name].plugin_lines:>10}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
@@ -233,11 +324,26 @@ def main(argv: list[str] | None = None) -> int:
         default="cold",
         help="cold: delete the plugin's project cache before each run (default); warm: keep it",
     )
+    parser.add_argument(
+        "--project",
+        action="store_true",
+        help="whole-project case on the real Flask corpus (100k+ lines): first run, warm "
+        "cache and one touched file, as ratios to flake8 alone",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
 
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.project:
+        tree = project_tree()
+        files, lines = count_lines(tree)
+        print(f"tree: {tree} ({files} files, {lines} lines of Python)")
+        pythons = {name: ensure_environment(name, args.rebuild) for name in ("alone", "plugin")}
+        print(f"command: flake8 --isolated --select E,W,F -j {args.jobs} TREE "
+              f"({args.warmup} warm-up + {args.rounds} rounds, alternating)")
+        report_project(measure_project(pythons, tree, args.rounds, args.warmup, args.jobs))
+        return 0
     tree = args.tree.resolve() if args.tree else stdlib_tree()
     if not tree.is_dir():
         parser.error(f"--tree {tree}: not a directory")

@@ -140,6 +140,7 @@ class ConfigClass:
     environment: str = UNKNOWN
     branch_environment: str | None = None  # from an ``if`` around the class statement
     reads_environment: bool = False  # a pydantic ``BaseSettings``: values come from os.environ
+    extended_elsewhere: bool = False  # another module of the project subclasses it
 
     @property
     def name(self) -> str:
@@ -160,7 +161,9 @@ class ConfigClass:
 
     @property
     def looks_like_base(self) -> bool:
-        return bool(self.subclasses) or any(w in BASE_NAME_WORDS for w in words(self.name))
+        if self.subclasses or self.extended_elsewhere:
+            return True
+        return any(w in BASE_NAME_WORDS for w in words(self.name))
 
 
 def _c3(klass: ConfigClass, _seen: frozenset = frozenset()) -> list[ConfigClass]:
@@ -451,6 +454,12 @@ class ConfigModel:
         if testing is not None and constant_truthiness(testing.value):
             return DEVELOPMENT  # Flask's own testing flag
         return klass.branch_environment or self.module_environment
+
+    def mark_extended_elsewhere(self, names: set[str]) -> None:
+        """Classes other modules of the project subclass: judged through those subclasses."""
+        for name in names:
+            if name in self.classes:
+                self.classes[name].extended_elsewhere = True
 
     # -- values --------------------------------------------------------------------------------
 

@@ -27,6 +27,9 @@ from .rule import Analysis, Rule
 from .source import SourceError, decode_source, parse_text, read_source
 
 MAX_PASSES = 3
+# libcst takes tens of seconds per megabyte to parse, position and print a file, and files
+# this large are generated: they are checked, never rewritten.
+MAX_FIX_BYTES = 2_000_000
 
 
 @dataclass
@@ -72,6 +75,12 @@ def fix_source(
     fixers = [rule for rule in active if fix_allowed(rule, unsafe)]
     state = _FileState(source, path, options, active, project)
     result = FixResult(source=source, fixed=source)
+    if len(source) > MAX_FIX_BYTES and any(state.findings_of(rule.code) for rule in fixers):
+        result.errors.append(
+            f"{path}: not fixed: larger than {MAX_FIX_BYTES // 1_000_000} MB (generated?); "
+            "its findings are reported"
+        )
+        fixers = []
     applied: Counter[str] = Counter()
     broken: set[str] = set()
     for _ in range(MAX_PASSES):
@@ -128,13 +137,13 @@ def _apply_rule(rule: type[Rule], state: _FileState, errors: list[str]) -> int |
     """Run one rule's fix: the number of findings it fixed, an error text, or None (no change)."""
     import libcst as cst
 
-    from .fixes import FixContext
+    from .fixes import FixContext, UnfixableSource
 
     findings = state.findings_of(rule.code)
     analysis = Analysis(state.tree, state.text, state.path, state.options, state.project)
     try:
         context = FixContext(state.source, analysis, findings, state.options)
-    except cst.ParserSyntaxError as error:
+    except (cst.ParserSyntaxError, UnfixableSource) as error:
         errors.append(f"{state.path}: libcst cannot parse this file, not fixed: {_one_line(error)}")
         state.unfixable = True
         return None

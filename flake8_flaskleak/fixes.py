@@ -26,7 +26,7 @@ class FixContext:
         self.analysis = analysis  # the ast view of the same text
         self.findings = findings  # this rule's findings in this file, noqa'd ones removed
         self.options = analysis.options if options is None else options
-        self._wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+        self._wrapper = MetadataWrapper(parse_for_fixing(source), unsafe_skip_copy=True)
         self.lines = analysis.text.splitlines(keepends=True)
 
     @property
@@ -58,6 +58,24 @@ class FixContext:
             if best is None or _contains(position, self.positions[best]):
                 best = node
         return best
+
+
+class UnfixableSource(Exception):
+    """libcst parses the file but would not give back its bytes: it is not fixed."""
+
+
+def parse_for_fixing(source: bytes) -> cst.Module:
+    """The libcst tree of ``source``; ``UnfixableSource`` when fixing it could not keep the
+    bytes outside the edited spans or would write code that does not parse.
+
+    libcst does not round-trip form feeds in indentation (it drops or repeats them), and when
+    the first indented line starts with one, blocks a fix creates would be indented
+    ``"\\f    \\f    "``, which Python reads as four columns, not eight.
+    """
+    module = cst.parse_module(source)
+    if b"\f" in source and ("\f" in module.default_indent or module.bytes != source):
+        raise UnfixableSource("form feeds in its indentation, which libcst does not keep")
+    return module
 
 
 def _contains(outer, inner) -> bool:

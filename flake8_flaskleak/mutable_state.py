@@ -16,6 +16,7 @@ modules: a list defined in ``state.py`` and grown in ``views.py``, a cleanup job
 from __future__ import annotations
 
 import ast
+import os
 import weakref
 from collections import deque
 from collections.abc import Iterator
@@ -99,6 +100,16 @@ class Container:
     key: ContainerKey
     kind: str  # list, dict, set, defaultdict, Counter, OrderedDict, deque
     node: ast.AST  # where it is defined
+
+
+@dataclass(frozen=True)
+class ExternalContainer:
+    """A module-level container of another project module (from the project index)."""
+
+    module: str  # qualified module name: ``shop.state``
+    name: str  # ``request_log``, or ``storage.events`` for a module-level object's attribute
+    kind: str
+    path: str  # its file, relative to the project root
 
 
 @dataclass(frozen=True)
@@ -200,10 +211,22 @@ def _assignment_pairs(statement: ast.AST) -> list[tuple[ast.expr, ast.expr]]:
 class MutableState:
     """Containers, growth sites and shrink sites of one module (see the module docstring)."""
 
-    def __init__(self, flask: FlaskModel, text: str | None = None):
+    def __init__(
+        self,
+        flask: FlaskModel,
+        text: str | None = None,
+        imported: dict[str, ExternalContainer] | None = None,
+        shrunk_elsewhere: frozenset[str] = frozenset(),
+    ):
+        """``imported``: containers other project modules define, by qualified name;
+        ``shrunk_elsewhere``: qualified names other modules of the project shrink."""
         self.flask = flask
         self._lines = text.splitlines() if text is not None else None
         self.containers: dict[ContainerKey, Container] = {}
+        self.origins: dict[ContainerKey, str] = {}  # imported container -> its defining file
+        self._imported_keys: dict[str, ContainerKey] = {}  # qualified name -> key
+        self._imported_heads: set[str] = set()
+        self.shrunk_elsewhere = shrunk_elsewhere
         self.growths: list[Growth] = []
         self.shrunk: set[ContainerKey] = set()
         # (function, container) where the function returns early once the container is long
@@ -220,6 +243,8 @@ class MutableState:
         self._collect_module_containers()
         self._collect_class_containers()
         self._collect_object_containers()
+        if imported:
+            self._collect_imported_containers(imported)
         if not self.containers:
             return  # nothing long-lived to grow: skip walking the functions
         self._attribute_containers = any(key[0] != GLOBAL for key in self.containers)
@@ -249,6 +274,7 @@ class MutableState:
         holding = {name for name in self.flask.classes if owners & set(self.local_mro(name))}
         heads |= holding
         heads |= {name for name, cls in self.flask.module_instances.items() if cls in holding}
+        heads |= self._imported_heads
         if self._attribute_containers:
             heads.add("type")  # type(self).x
         return heads
@@ -274,6 +300,19 @@ class MutableState:
         for name, container in found.items():
             if name not in other_bindings:  # rebound to something else at import: unclear
                 self.containers[container.key] = container
+
+    def _collect_imported_containers(self, imported: dict[str, ExternalContainer]) -> None:
+        """Containers of other project modules this one imports, by name or through its module
+        (``from .state import log``, ``from . import state``): keyed ``(global, module, name)``."""
+        for local, target in self.flask.imports.names.items():
+            for qualified, external in imported.items():
+                if qualified != target and not qualified.startswith(target + "."):
+                    continue
+                key = (GLOBAL, external.module, external.name)
+                self.containers[key] = Container(key, external.kind, ast.Pass())
+                self.origins[key] = external.path
+                self._imported_keys[qualified] = key
+                self._imported_heads.add(local)
 
     def _collect_class_containers(self) -> None:
         for class_name, klass in self.flask.classes.items():
@@ -444,6 +483,10 @@ class MutableState:
         ``growing`` asks for the one container a growth lands in; otherwise every container the
         expression may name is returned (a shrink through ``self.x`` counts for all of them).
         """
+        if self._imported_keys and _head(expr) in self._imported_heads:
+            imported = self._resolve_imported(expr, function)
+            if imported is not None:
+                return imported
         if isinstance(expr, ast.Name):
             key = (GLOBAL, "", expr.id)
             if key in self.containers and self.refers_to_module_name(expr.id, function):
@@ -469,6 +512,28 @@ class MutableState:
         if class_name and (GLOBAL, "", owner.id) not in self.containers:
             return self._instance_keys(class_name, attr, owner.id, growing)
         return []
+
+    def _resolve_imported(self, expr: ast.expr, function: FunctionNode):
+        if not isinstance(expr, (ast.Name, ast.Attribute)):
+            return None
+        head = _head(expr)
+        if head is None or not self.refers_to_module_name(head, function):
+            return None
+        key = self._imported_keys.get(self.flask.imports.qualified_name(expr) or "")
+        return [(key, None)] if key is not None else None
+
+    def qualified(self, key: ContainerKey, holder: str | None = None) -> str:
+        """The project-wide name of a container: ``shop.state.request_log``."""
+        scope, owner, name = key
+        if scope == GLOBAL and owner:
+            return f"{owner}.{name}"
+        module = self.flask.imports.module_name
+        prefix = f"{module}." if module else ""
+        if scope == GLOBAL:
+            return f"{prefix}{name}"
+        if scope == OBJECT:
+            return f"{prefix}{holder}.{name}" if holder else f"{prefix}{owner}().{name}"
+        return f"{prefix}{owner}.{name}"
 
     def _class_keys(self, class_name: str, attr: str) -> list[tuple[ContainerKey, str | None]]:
         owner = self.class_attr_owner(class_name, attr)
@@ -773,6 +838,9 @@ class MutableState:
                 holder = self.holders.get(growth.function)
                 if holder is None:
                     continue  # an instance made per request: it goes away with the request
+            qualified = self.qualified(growth.key, holder) if self.shrunk_elsewhere else ""
+            if qualified in self.shrunk_elsewhere:
+                continue  # another module of the project clears or trims it
             yield RequestGrowth(growth, self.containers[growth.key], reach, holder)
 
 
@@ -898,15 +966,148 @@ def advice_for(kind: str) -> str:
 
 
 _STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+FACTS_RULE = "FLK301"  # the rule whose project facts (below) hold containers and shrinks
 
 
 def mutable_state_for(analysis) -> MutableState:
-    """The one ``MutableState`` of an ``Analysis``, shared by FLK301 and FLK302."""
+    """The one ``MutableState`` of an ``Analysis``, shared by FLK301 and FLK302.
+
+    With the project index, containers other modules define (and this one imports) count too,
+    and a container any other module shrinks is not reported.
+    """
     state = _STATES.get(analysis)
     if state is None:
-        state = MutableState(analysis.flask, analysis.text)
+        imported, shrunk = _project_state(analysis)
+        state = MutableState(analysis.flask, analysis.text, imported, shrunk)
         _STATES[analysis] = state
     return state
+
+
+def _project_state(analysis) -> tuple[dict[str, ExternalContainer], frozenset[str]]:
+    try:
+        project = analysis.project
+        if project is None:
+            return {}, frozenset()
+        containers, shrunk = _joined_facts(project)
+    except Exception:  # the project index is an extra: never fail the file on it
+        if os.environ.get("FLASKLEAK_STRICT"):
+            raise
+        return {}, frozenset()
+    if not containers or not analysis.imports.names:
+        return {}, shrunk
+    here = os.path.relpath(os.path.abspath(analysis.path), project.root).replace(os.sep, "/")
+    targets = set(analysis.imports.names.values())
+    imported = {
+        name: found
+        for name, found in containers.items()
+        if found.path != here and _imported_through(name, targets)
+    }
+    return imported, shrunk
+
+
+def _imported_through(qualified: str, targets: set[str]) -> bool:
+    """``pkg.state.log`` is reachable from an import of ``pkg``, ``pkg.state`` or itself."""
+    parts = qualified.split(".")
+    return any(".".join(parts[:cut]) in targets for cut in range(1, len(parts) + 1))
+
+
+_JOINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _joined_facts(project) -> tuple[dict[str, ExternalContainer], frozenset[str]]:
+    """Every module's containers (not shrunk anywhere) and every shrunk name, once per index.
+
+    A module's own shrinks of the names it imports count here too; that is harmless, they are
+    the same names the module's own analysis sees it shrink.
+    """
+    if project in _JOINED:
+        return _JOINED[project]
+    containers: dict[str, ExternalContainer] = {}
+    shrunk: set[str] = set()
+    for path, module_facts in project.rule_facts(FACTS_RULE):
+        module = module_facts.get("module")
+        found = module_facts.get("containers")
+        if isinstance(module, str) and module and isinstance(found, dict):
+            shown = path.replace(os.sep, "/")
+            for name, kind in found.items():
+                containers[f"{module}.{name}"] = ExternalContainer(module, name, str(kind), shown)
+        shrinks = module_facts.get("shrinks")
+        if isinstance(shrinks, list):
+            shrunk.update(name for name in shrinks if isinstance(name, str))
+    containers = {name: found for name, found in containers.items() if name not in shrunk}
+    _JOINED[project] = (containers, frozenset(shrunk))
+    return _JOINED[project]
+
+
+def imports_project_container(analysis) -> bool:
+    """Cheap test before any model is built: does this module import a container (or the
+    module holding one) that another project module defines?"""
+    try:
+        project = analysis.project
+        if project is None:
+            return False
+        containers, _ = _joined_facts(project)
+    except Exception:
+        if os.environ.get("FLASKLEAK_STRICT"):
+            raise
+        return False
+    targets = set(analysis.imports.names.values())
+    return any(_imported_through(name, targets) for name in containers)
+
+
+def project_facts(analysis) -> dict | None:
+    """What one module tells the others: its module-level containers that it does not shrink
+    itself (``request_log``, ``storage.events`` on a module-level object), and the imported
+    names it shrinks (``shop.state.request_log`` cleared in a teardown here)."""
+    state = mutable_state_for(analysis)
+    containers: dict[str, str] = {}
+    for key, container in state.containers.items():
+        scope, owner, name = key
+        if scope == GLOBAL and not owner and key not in state.shrunk:
+            containers[name] = container.kind
+    for holder, class_name in state.flask.module_instances.items():
+        for attr_owner in state.local_mro(class_name):
+            for key, container in state.containers.items():
+                if key[0] == OBJECT and key[1] == attr_owner and key not in state.shrunk:
+                    containers.setdefault(f"{holder}.{key[2]}", container.kind)
+    shrinks = sorted(imported_shrinks(analysis))
+    if not containers and not shrinks:
+        return None
+    return {"module": analysis.module[0], "containers": containers, "shrinks": shrinks}
+
+
+def imported_shrinks(analysis) -> set[str]:
+    """Qualified names of imported containers this module clears, pops, trims or rebinds."""
+    imports = analysis.imports
+    if not imports.names:
+        return set()
+    found: set[str] = set()
+
+    def add(expr: ast.AST) -> None:
+        while isinstance(expr, ast.Subscript):
+            expr = expr.value
+        if isinstance(expr, (ast.Name, ast.Attribute)):
+            qualified = imports.qualified_name(expr)
+            if qualified and "." in qualified:
+                found.add(qualified)
+
+    for node in walk(analysis.tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in SHRINK_METHODS:
+                add(node.func.value)
+        elif isinstance(node, ast.Delete):
+            for target in node.targets:
+                if isinstance(target, ast.Subscript):
+                    add(target.value)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Sub, ast.BitAnd)):
+            add(node.target)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Slice):
+                    add(target.value)  # log[:] = log[-100:]
+                elif isinstance(target, ast.Attribute):
+                    add(target)  # state.request_log = []
+    return found
 
 
 __all__ = [
@@ -915,9 +1116,11 @@ __all__ = [
     "GLOBAL",
     "OBJECT",
     "Container",
+    "ExternalContainer",
     "Growth",
     "MutableState",
     "RequestGrowth",
     "advice_for",
+    "imports_project_container",
     "mutable_state_for",
 ]

@@ -15,6 +15,13 @@ import os
 from collections.abc import Iterator
 
 from ..astutil import short_source
+from ..config_project import (
+    InheritedValue,
+    class_bases_facts,
+    has_imported_base,
+    inherited_across_modules,
+    project_configs,
+)
 from ..configs import (
     CLASS_ATTRIBUTE,
     MODULE_CONSTANT,
@@ -45,15 +52,37 @@ class RecordQueriesInProduction(Rule):
 
     @classmethod
     def applies_to(cls, text: str, path: str, options: Options) -> bool:
+        if cls._sets_a_key(text):
+            return True
+        # a config class whose base, in another module, may set it (project analysis only)
+        return options.project_analysis and "class " in text and any(
+            trigger in text for trigger in cls.project_fact_triggers
+        )
+
+    @staticmethod
+    def _sets_a_key(text: str) -> bool:
         if RECORD_KEY in text:
             return True
         return DEBUG_KEY in text and ("SQLALCHEMY_" in text or "flask_sqlalchemy" in text)
 
+    # Strings a module must contain to define or extend a config class (project facts).
+    project_fact_triggers = ("Config", "Settings", "config", "settings", RECORD_KEY)
+
+    def project_facts(self) -> dict | None:
+        """Top-level classes of this module with the qualified names of their bases, so that
+        a config class another module extends is judged through its subclasses, and which
+        class bodies set the key (astroid is only asked when some other module does)."""
+        return class_bases_facts(self.analysis, (RECORD_KEY,))
+
     def check(self) -> Iterator[Finding]:
-        configs = self.analysis.flask.configs
+        if not self._sets_a_key(self.analysis.text) and not has_imported_base(self.analysis):
+            return
+        configs = project_configs(self.analysis)
         for value in configs.production_values(RECORD_KEY):
             finding = self.finding(value.site, self._record_message(value))
             yield finding if value.from_object is None else _not_fixable(finding)
+        for inherited in inherited_across_modules(self.analysis, configs, RECORD_KEY):
+            yield self.finding(inherited.klass.node, self._cross_module_message(inherited))
         if not self._may_be_flask_sqlalchemy_2():
             return
         for value in configs.production_values(DEBUG_KEY):
@@ -94,6 +123,18 @@ class RecordQueriesInProduction(Rule):
                 f"and {INSTEAD}"
             )
         return f"{assignment} {self._where(value)} {WHY}: set it to False and {INSTEAD}"
+
+    def _cross_module_message(self, inherited: InheritedValue) -> str:
+        klass = inherited.klass
+        label = (
+            f"production config `{klass.name}`" if klass.environment == PRODUCTION
+            else f"config `{klass.name}` (not marked development or testing)"
+        )
+        return (
+            f"{label} inherits `{RECORD_KEY} = {inherited.value_source}` from "
+            f"`{inherited.owner}` ({inherited.location}), which {WHY}: override it with False "
+            f"here and {INSTEAD}"
+        )
 
     def _debug_message(self, value: ProductionValue) -> str:
         setting = value.setting
@@ -144,7 +185,11 @@ class RecordQueriesInProduction(Rule):
         wanted = {(f.line, f.col) for f in context.findings if f.fixable}
         values: list[ast.expr] = []
         classes: list[ast.ClassDef] = []
-        for value in context.analysis.flask.configs.production_values(RECORD_KEY):
+        configs = project_configs(context.analysis)
+        for inherited in inherited_across_modules(context.analysis, configs, RECORD_KEY):
+            if (inherited.klass.node.lineno, inherited.klass.node.col_offset) in wanted:
+                classes.append(inherited.klass.node)
+        for value in configs.production_values(RECORD_KEY):
             site = (getattr(value.site, "lineno", 0), getattr(value.site, "col_offset", 0))
             if value.from_object is not None or site not in wanted:
                 continue

@@ -17,9 +17,23 @@ from ..mutable_state import (
     OBJECT,
     RequestGrowth,
     advice_for,
+    imports_project_container,
     mutable_state_for,
+    project_facts,
 )
+from ..options import Options
 from ..rule import Rule
+
+# A module that only grows a container another module defines says one of these.
+GROWTH_TRIGGERS = (
+    ".append(", ".extend(", ".insert(", ".add(", ".update(", ".setdefault(", ".appendleft(",
+    "] =", "+=", "|=",
+)
+# A module that may shrink one: project facts are collected from it too.
+SHRINK_TRIGGERS = (
+    ".clear(", ".pop(", ".popitem(", ".popleft(", ".remove(", ".discard(", "del ", "[:]",
+    "-=", "&=",
+)
 
 
 def describe_growth(found: RequestGrowth, subject: str) -> str:
@@ -35,15 +49,44 @@ class GlobalMutableGrowsInRequest(Rule):
     name = "global-mutable-grows-in-request"
     summary = "module-level container grown by request-time code and never cleared"
     triggers = CONTAINER_TRIGGERS
+    project_fact_triggers = CONTAINER_TRIGGERS + SHRINK_TRIGGERS
 
     request_time_only = True
 
+    @classmethod
+    def applies_to(cls, text: str, path: str, options: Options) -> bool:
+        if super().applies_to(text, path, options):
+            return True
+        # growth of a container imported from another module (project analysis only)
+        return (
+            options.project_analysis
+            and "import" in text
+            and any(trigger in text for trigger in GROWTH_TRIGGERS)
+        )
+
+    def project_facts(self) -> dict | None:
+        return project_facts(self.analysis)
+
     def check(self) -> Iterator[Finding]:
+        text = self.analysis.text
+        if not any(trigger in text for trigger in CONTAINER_TRIGGERS):
+            if not imports_project_container(self.analysis):
+                return  # run only for a container another module defines: none imported
         state = mutable_state_for(self.analysis)
         for found in state.request_growths({GLOBAL, OBJECT}):
             kind = found.container.kind
             _, class_name, name = found.growth.key
-            if found.growth.key[0] == GLOBAL:
+            if found.growth.key in state.origins:  # defined in another module of the project
+                origin = state.origins[found.growth.key]
+                holder = name.split(".")[0]
+                if holder != name:
+                    subject = (
+                        f"{kind} `{name}` (held by the module-level object `{holder}` of "
+                        f"`{class_name}`, {origin})"
+                    )
+                else:
+                    subject = f"module-level {kind} `{name}` of `{class_name}` ({origin})"
+            elif found.growth.key[0] == GLOBAL:
                 subject = f"module-level {kind} `{name}`"
             else:
                 subject = (
