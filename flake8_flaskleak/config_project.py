@@ -243,14 +243,14 @@ def _truthiness(assigned) -> tuple[bool | None, str]:
     import astroid
 
     value = getattr(assigned.parent, "value", None)
-    if not isinstance(assigned.parent, (astroid.Assign, astroid.AnnAssign)) or value is None:
+    if not isinstance(assigned.parent, (astroid.nodes.Assign, astroid.nodes.AnnAssign)) or value is None:
         return None, ""
     source = short_source_of(value)
-    if isinstance(value, astroid.Const):
+    if isinstance(value, astroid.nodes.Const):
         return bool(value.value), source
-    if isinstance(value, astroid.Name):
+    if isinstance(value, astroid.nodes.Name):
         inferred = list(value.infer())
-        if len(inferred) == 1 and isinstance(inferred[0], astroid.Const):
+        if len(inferred) == 1 and isinstance(inferred[0], astroid.nodes.Const):
             return bool(inferred[0].value), source
     return None, source
 

@@ -61,10 +61,10 @@ def find_class(root: str, qualified_name: str):
     try:
         module = _module(root, module_name)
         for node in module.getattr(class_name):
-            if isinstance(node, astroid.ClassDef):
+            if isinstance(node, astroid.nodes.ClassDef):
                 return node
             inferred = next(node.infer(), None)  # a re-export: ``from .base import Base``
-            if isinstance(inferred, astroid.ClassDef):
+            if isinstance(inferred, astroid.nodes.ClassDef):
                 return inferred
     except Exception:  # astroid raises many kinds of errors on code it cannot follow
         return None
