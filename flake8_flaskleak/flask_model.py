@@ -590,6 +590,18 @@ class FlaskModel:
                             found.append(qualified)
         return found
 
+    def reachable_from(self, starts) -> set[FunctionNode]:
+        """``starts`` and every function of this module they run (through ``callees``)."""
+        seen: set[FunctionNode] = set()
+        stack = list(starts)
+        while stack:
+            function = stack.pop()
+            if function in seen or function not in self.functions:
+                continue
+            seen.add(function)
+            stack.extend(self.callees(function))
+        return seen
+
     def is_request_time(self, function: FunctionNode | None) -> bool:
         return function is not None and function in self.request_time
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from ..astutil import FunctionNode, dotted_name, walk, walk_local
+from ..astutil import FunctionNode, dotted_name, parent_map, walk, walk_local
 from ..finding import Finding, FixSafety
 from ..flask_model import Reach
 from ..rule import Analysis, Rule
@@ -102,7 +102,7 @@ class SessionFacts:
         found: list[SessionDefinition] = []
         if "scoped_session" not in self.analysis.text:
             return found
-        parents = _parents(self.analysis.tree)
+        parents = parent_map(self.analysis.tree)
         for node in walk(self.analysis.tree):
             if self.is_scoped_session_call(node):
                 definition = self._bind(node, parents)
@@ -214,7 +214,7 @@ class SessionFacts:
 
     def _removed_in_teardowns(self) -> set[str]:
         """Normalised dotted names on which a teardown (or what it calls) calls ``remove()``."""
-        functions = _reachable(self.flask, [entry.function for entry in self.flask.teardowns])
+        functions = self.flask.reachable_from([entry.function for entry in self.flask.teardowns])
         removed: set[str] = set()
         for function in functions:
             removed |= released_names(function)
@@ -292,26 +292,6 @@ def released_names(scope: ast.AST) -> set[str]:
     return found
 
 
-def _reachable(flask, starts: list[FunctionNode]) -> set[FunctionNode]:
-    seen: set[FunctionNode] = set()
-    stack = list(starts)
-    while stack:
-        function = stack.pop()
-        if function in seen or function not in flask.functions:
-            continue
-        seen.add(function)
-        stack.extend(flask.callees(function))
-    return seen
-
-
-def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
-    parents = {}
-    for node in walk(tree):
-        for child in ast.iter_child_nodes(node):
-            parents[child] = node
-    return parents
-
-
 class ProjectRemovals:
     """Removals made by teardowns registered in other modules of the project."""
 
@@ -328,7 +308,7 @@ class ProjectRemovals:
         # this module's functions that another module's teardown runs (``shutdown_session``)
         self.removed_here: set[str] = set()
         run_here = self.names.functions_run(self.analysis, runs)
-        for function in _reachable(self.analysis.flask, run_here):
+        for function in self.analysis.flask.reachable_from(run_here):
             self.removed_here |= released_names(function)
 
     def removes(self, definition: SessionDefinition) -> bool:

@@ -326,7 +326,7 @@ class Collector:
 
     def _teardown_scopes(self) -> list[ast.AST]:
         teardowns = [entry.function for entry in self.flask.teardowns]
-        scopes: list[ast.AST] = list(_reachable(self.flask, teardowns))
+        scopes: list[ast.AST] = list(self.flask.reachable_from(teardowns))
         for node in walk(self.analysis.tree):
             if (
                 isinstance(node, ast.Call)
@@ -450,7 +450,7 @@ class ProjectClears:
         others = self.analysis.project.rule_facts("FLK203", exclude_path=self.analysis.path)
         runs = [name for _, module_facts in others for name in module_facts.get("runs", [])]
         run_here = self.names.functions_run(self.analysis, runs)
-        scopes = list(_reachable(self.collector.flask, run_here))
+        scopes = list(self.collector.flask.reachable_from(run_here))
         for local in facts.locals:
             cleared = facts.cleared[id(local)]
             for scope in scopes:  # this module's functions that another module's teardown runs
@@ -546,18 +546,6 @@ def _set_only_when_missing(target: ast.AST, parents: dict[ast.AST, ast.AST]) -> 
                     return True
         node = parent
     return False
-
-
-def _reachable(flask, starts: list[FunctionNode]) -> set[FunctionNode]:
-    seen: set[FunctionNode] = set()
-    stack = list(starts)
-    while stack:
-        function = stack.pop()
-        if function in seen or function not in flask.functions:
-            continue
-        seen.add(function)
-        stack.extend(flask.callees(function))
-    return seen
 
 
 @dataclass
