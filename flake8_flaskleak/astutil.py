@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from .scan import children as _children, scan
+
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
@@ -30,66 +32,19 @@ def last_part(name: str | None) -> str | None:
     return name.rsplit(".", 1)[-1] if name else None
 
 
-# Rules ask for the nodes of the same module, function or class many times over; a walk in
-# Python costs about as much as the parse, so the node lists of these scopes are kept on the
-# scope node itself (private attributes, invisible to ``ast`` and to other flake8 plugins).
-_CACHED_SCOPES = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-
-def _children(node: ast.AST) -> list[ast.AST]:
-    """``ast.iter_child_nodes`` without the generator overhead."""
-    children = []
-    for name in node._fields:
-        value = getattr(node, name, None)
-        if isinstance(value, ast.AST):
-            children.append(value)
-        elif isinstance(value, list):
-            children.extend(item for item in value if isinstance(item, ast.AST))
-    return children
-
-
 def walk(node: ast.AST) -> Iterator[ast.AST]:
-    """``ast.walk`` (same nodes, same order), remembered for modules, functions and classes."""
-    if not isinstance(node, _CACHED_SCOPES):
-        return ast.walk(node)
-    cached = node.__dict__.get("_flaskleak_walk")
-    if cached is None:
-        cached = []
-        queue = [node]
-        position = 0
-        while position < len(queue):
-            current = queue[position]
-            position += 1
-            queue.extend(_children(current))
-        cached = queue
-        node._flaskleak_walk = cached
-    return iter(cached)
+    """``ast.walk``: every node below ``node``, nested scopes included (use sparingly: the
+    model's scans answer most questions without a walk)."""
+    return ast.walk(node)
 
 
 def walk_local(node: ast.AST) -> Iterator[ast.AST]:
     """Walk a function or class body without entering nested functions, lambdas or classes.
 
-    What a nested ``def`` does happens when it is called, not when its parent runs.
+    What a nested ``def`` does happens when it is called, not when its parent runs. For a
+    module, class or function this is the scope's scan, computed once (``scan.py``).
     """
-    if not isinstance(node, _CACHED_SCOPES):
-        return _walk_local(node)
-    cached = node.__dict__.get("_flaskleak_local")
-    if cached is None:
-        cached = list(_walk_local(node))
-        node._flaskleak_local = cached
-    return iter(cached)
-
-
-def _walk_local(node: ast.AST) -> Iterator[ast.AST]:
-    stack = _children(node)
-    stack.reverse()
-    while stack:
-        child = stack.pop()
-        yield child
-        if not isinstance(child, SCOPE_NODES):
-            grandchildren = _children(child)
-            grandchildren.reverse()
-            stack.extend(grandchildren)
+    return iter(scan(node).nodes)
 
 
 def walk_executed(body: list[ast.stmt]) -> Iterator[ast.AST]:

@@ -12,9 +12,10 @@ import sys
 from collections.abc import Iterable
 
 from .finding import Finding
+from .model.file import FileModel
+from .model.project import ProjectIndex, project_for
 from .options import Options
-from .project import ProjectIndex
-from .rule import Analysis, Rule
+from .rule import Rule
 from .rules import discover
 
 ALL_RULES: list[type[Rule]] = discover()
@@ -52,13 +53,13 @@ def analyse(
     active = rules_for(text, path, options, rules)
     if not active:
         return []
-    analysis = Analysis(tree, text, path, options, project)
+    model = FileModel(tree, text, path, options, resolve_project(path, options, project))
     findings: set[Finding] = set()
     for rule in active:
-        if rule.request_time_only and not analysis.request_code_possible:
+        if rule.request_time_only and not model.request_code_possible:
             continue
         try:
-            findings.update(rule(analysis).check())
+            findings.update(rule(model).check())
         except Exception as error:  # a bug in a rule must not take the user's lint run down
             if os.environ.get("FLASKLEAK_STRICT"):
                 raise
@@ -68,3 +69,15 @@ def analyse(
                 file=sys.stderr,
             )
     return sorted(findings)
+
+
+def resolve_project(path: str, options: Options, project) -> ProjectIndex | None:
+    """``project``: True looks up the file's project index, None (or False) means none."""
+    if project is not True:
+        return project or None
+    try:
+        return project_for(path, options)
+    except Exception:  # the project index is an extra: never fail the file on it
+        if os.environ.get("FLASKLEAK_STRICT"):
+            raise
+        return None

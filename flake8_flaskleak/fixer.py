@@ -18,12 +18,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .engine import ALL_RULES, analyse, code_selected
+from .engine import ALL_RULES, analyse, code_selected, resolve_project
 from .finding import Finding, FixSafety
 from .noqa import split_suppressed
 from .options import Options
-from .project import ProjectIndex
-from .rule import Analysis, Rule
+from .model.project import ProjectIndex
+from .model.file import FileModel
+from .rule import Rule
 from .source import SourceError, decode_source, parse_text, read_source
 
 MAX_PASSES = 3
@@ -140,15 +141,16 @@ def _apply_rule(rule: type[Rule], state: _FileState, errors: list[str]) -> int |
     from .fixes import FixContext, UnfixableSource
 
     findings = state.findings_of(rule.code)
-    analysis = Analysis(state.tree, state.text, state.path, state.options, state.project)
+    project = resolve_project(state.path, state.options, state.project)
+    model = FileModel(state.tree, state.text, state.path, state.options, project)
     try:
-        context = FixContext(state.source, analysis, findings, state.options)
+        context = FixContext(state.source, model, findings, state.options)
     except (cst.ParserSyntaxError, UnfixableSource) as error:
         errors.append(f"{state.path}: libcst cannot parse this file, not fixed: {_one_line(error)}")
         state.unfixable = True
         return None
     try:
-        module = rule(analysis).fix(context)
+        module = rule(model).fix(context)
         if module is None:
             return None
         if not isinstance(module, cst.Module):

@@ -18,16 +18,16 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .finding import Finding
-from .rule import Analysis
+from .model.file import FileModel
 
 
 class FixContext:
-    def __init__(self, source: bytes, analysis: Analysis, findings: list[Finding], options=None):
-        self.analysis = analysis  # the ast view of the same text
+    def __init__(self, source: bytes, model: FileModel, findings: list[Finding], options=None):
+        self.model = model  # the ast view of the same text
         self.findings = findings  # this rule's findings in this file, noqa'd ones removed
-        self.options = analysis.options if options is None else options
+        self.options = model.options if options is None else options
         self._wrapper = MetadataWrapper(parse_for_fixing(source), unsafe_skip_copy=True)
-        self.lines = analysis.text.splitlines(keepends=True)
+        self.lines = model.text.splitlines(keepends=True)
 
     @property
     def module(self) -> cst.Module:

@@ -156,7 +156,7 @@ def _comments_of(statement: cst.SimpleStatementLine) -> list[cst.EmptyLine]:
 
 def _closing_spelling(context: FixContext) -> tuple[str, str | None]:
     """How to write ``contextlib.closing`` here, and the import to add (None: already there)."""
-    names = context.analysis.imports.names
+    names = context.model.imports.names
     for local, qualified in names.items():
         if qualified == "contextlib.closing":
             return local, None

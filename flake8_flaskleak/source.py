@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import io
+import os
+import stat
 import tokenize
 import warnings
 from dataclasses import dataclass
@@ -62,6 +64,35 @@ def read_source(path: str) -> bytes:
             return handle.read()
     except OSError as error:
         raise SourceError("E902", f"{type(error).__name__}: {error.strerror or error}") from None
+
+
+def read_regular_file(path: str, max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file, never blocking: a FIFO, a device or a socket named
+    ``*.py`` (or a symlink to one, such as ``/dev/zero``) is refused without being read, and
+    so is a file over ``max_bytes``."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise SourceError("E902", f"{type(error).__name__}: {error.strerror or error}") from None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError("E902", "OSError: not a regular file")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise SourceError("E902", f"OSError: larger than {max_bytes} bytes")
+        chunks = []
+        remaining = info.st_size + 1  # one byte more: a file growing while read is cut there
+        while remaining > 0:
+            chunk = os.read(descriptor, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    except OSError as error:
+        raise SourceError("E902", f"{type(error).__name__}: {error.strerror or error}") from None
+    finally:
+        os.close(descriptor)
 
 
 def _first_line(error: BaseException) -> str:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import libcst as cst
 
 from .astutil import FunctionNode, dotted_name, walk
-from .flask_model import BLUEPRINT_CLASSES, FLASK_ONLY_METHODS, FlaskModel
-from .rule import Analysis
+from .model.flask import BLUEPRINT_CLASSES, FLASK_ONLY_METHODS, FlaskModel
+from .model.file import FileModel
 
 LOGGER_NAMES = ("logger", "log", "LOGGER", "LOG", "_logger", "_log")
 
@@ -42,18 +42,18 @@ class Placement:
         return "teardown_app_request" if self.is_blueprint else app_hook
 
 
-def find_placements(analysis: Analysis) -> list[Placement]:
+def find_placements(model: FileModel) -> list[Placement]:
     """Where a teardown could be registered in this module, best first."""
-    flask = analysis.flask
-    placements = _module_level(analysis) + _in_factories(flask) + _in_init_functions(flask)
+    flask = model.flask
+    placements = _module_level(model) + _in_factories(flask) + _in_init_functions(flask)
     return placements
 
 
-def _module_level(analysis: Analysis) -> list[Placement]:
-    flask = analysis.flask
+def _module_level(model: FileModel) -> list[Placement]:
+    flask = model.flask
     apps: list[Placement] = []
     blueprints: list[Placement] = []
-    for statement in analysis.tree.body:
+    for statement in model.tree.body:
         if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
             continue
         target = statement.targets[0]
@@ -95,9 +95,8 @@ def _in_factories(flask: FlaskModel) -> list[Placement]:
 def _in_init_functions(flask: FlaskModel) -> list[Placement]:
     """``def init_app(app): app.before_request(...)``: a parameter used as an app."""
     found = []
-    for function, info in flask.functions.items():
-        if info.parent is not None:
-            continue
+    for function in flask.outer_functions():
+        info = flask.info(function)
         parameters = [a.arg for a in function.args.posonlyargs + function.args.args]
         for parameter in parameters:
             if parameter in ("self", "cls") or not _used_as_app(function, parameter):

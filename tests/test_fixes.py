@@ -94,7 +94,7 @@ class _MarkerRule(Rule):
     fix_safety = FixSafety.SAFE
 
     def check(self) -> Iterator[Finding]:
-        for node in ast.walk(self.analysis.tree):
+        for node in ast.walk(self.model.tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "marker":
                 yield self.finding(node, "marker")
 
@@ -122,7 +122,7 @@ class _BrokenRule(_MarkerRule):
     triggers = ("",)
 
     def check(self) -> Iterator[Finding]:
-        yield self.finding(self.analysis.tree.body[0], "always")
+        yield self.finding(self.model.tree.body[0], "always")
 
     def fix(self, context):
         name = cst.Name("placeholder")

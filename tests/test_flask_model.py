@@ -6,12 +6,16 @@ import ast
 import textwrap
 
 from flake8_flaskleak.options import Options
-from flake8_flaskleak.rule import Analysis
+from flake8_flaskleak.model.file import FileModel
+
+
+def file_model(source: str, path: str = "app.py", **options) -> FileModel:
+    text = textwrap.dedent(source)
+    return FileModel(ast.parse(text), text, path, Options(**options))
 
 
 def model(source: str, path: str = "app.py", **options):
-    text = textwrap.dedent(source)
-    return Analysis(ast.parse(text), text, path, Options(**options)).flask
+    return file_model(source, path, **options).flask
 
 
 def request_names(flask_model) -> dict[str, str]:
@@ -212,7 +216,7 @@ def test_extra_request_decorators_option():
 
 
 def test_config_environments():
-    configs = model(
+    configs = file_model(
         """
         import os
 

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from flake8_flaskleak.configs import DEVELOPMENT, PRODUCTION, branch_environment
+from flake8_flaskleak.model.configs import DEVELOPMENT, PRODUCTION, branch_environment
 from flake8_flaskleak.fixes import FixContext
 from flake8_flaskleak.options import Options
-from flake8_flaskleak.rule import Analysis
+from flake8_flaskleak.model.file import FileModel
 from flake8_flaskleak.rules.flk101_record_queries_in_production import RecordQueriesInProduction
 
 FIXES = Path(__file__).parent / "fixtures" / "fixes" / "FLK101"
 
 
 def analysis_of(text: str, path: str) -> Analysis:
-    return Analysis(ast.parse(text), text, path, Options(), project=None)
+    return FileModel(ast.parse(text), text, path, Options(), project=None)
 
 
 def record_findings(text: str, path: str):

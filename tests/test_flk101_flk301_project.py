@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from markers import FIXTURES
 
-from flake8_flaskleak import project as project_module
+from flake8_flaskleak.model import project as project_module
 from flake8_flaskleak.engine import analyse
 from flake8_flaskleak.options import Options
 

@@ -7,7 +7,7 @@ import ast
 import pytest
 
 from flake8_flaskleak.engine import analyse
-from flake8_flaskleak.gunicorn_config import is_gunicorn_config
+from flake8_flaskleak.model.gunicorn import is_gunicorn_config
 from flake8_flaskleak.options import Options
 
 SETTINGS = "bind = '0.0.0.0:8000'\nworkers = 4\n"

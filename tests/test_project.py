@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flake8_flaskleak import project as project_module
+from flake8_flaskleak.model import project as project_module
 from flake8_flaskleak.options import Options
-from flake8_flaskleak.rule import Analysis
+from flake8_flaskleak.model.file import FileModel
 
 PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 
@@ -30,7 +30,9 @@ def split_logger(tmp_path):
 
 def request_time_of(path: Path, options: Options | None = None) -> dict[str, str]:
     text = path.read_text()
-    analysis = Analysis(ast.parse(text), text, str(path), options or Options())
+    options = options or Options()
+    project = project_module.project_for(str(path), options)
+    analysis = FileModel(ast.parse(text), text, str(path), options, project)
     return {fn.name: reach.describe() for fn, reach in analysis.flask.request_time.items()}
 
 
@@ -57,13 +59,13 @@ def test_index_is_cached_on_disk_by_content(split_logger, monkeypatch):
     assert len(cache_files) == 1
     project_module._indexes.clear()
     collected = []
-    original = project_module.ProjectIndex._collect
+    original = project_module.ProjectIndex._model
 
-    def counting(self, path, data):
-        collected.append(Path(path).name)
-        return original(self, path, data)
+    def counting(self, relative):
+        collected.append(Path(relative).name)
+        return original(self, relative)
 
-    monkeypatch.setattr(project_module.ProjectIndex, "_collect", counting)
+    monkeypatch.setattr(project_module.ProjectIndex, "_model", counting)
     request_time_of(split_logger / "svc" / "logctx.py")
     assert collected == []  # nothing changed: every module's facts come from the cache
     (split_logger / "svc" / "audit.py").write_text("def record(event):\n    pass\n")

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from flake8_flaskleak.resources import Opener, Verdict, bindings_in, collect, judge
+from flake8_flaskleak.model.resources import Opener, Verdict, bindings_in, collect, judge
 
 
 def verdict_of(body: str) -> Verdict:

@@ -22,12 +22,12 @@ from ..cstutil import (
     module_import_alias,
     split_blank_prefix,
 )
-from ..rule import Analysis
+from ..model.file import FileModel
 
 LOGGER_CANDIDATES = ("logger", "log", "_logger", "teardown_logger", "flaskleak_teardown_logger")
 
 
-def wrap_teardowns(context, functions: list[FunctionNode], analysis: Analysis) -> cst.Module | None:
+def wrap_teardowns(context, functions: list[FunctionNode], model: FileModel) -> cst.Module | None:
     targets: dict[cst.CSTNode, str] = {}
     for function in functions:
         column = context.char_column(function.lineno, function.col_offset)
@@ -36,12 +36,12 @@ def wrap_teardowns(context, functions: list[FunctionNode], analysis: Analysis) -
                 targets[node] = function.name
     if not targets:
         return None
-    logger, create = choose_logger(analysis, functions)
+    logger, create = choose_logger(model, functions)
     module = context.module.visit(_TeardownWrapper(targets, logger))
     return add_module_logger(module, logger) if create else module
 
 
-def choose_logger(analysis: Analysis, functions: list[FunctionNode]) -> tuple[str, bool]:
+def choose_logger(model: FileModel, functions: list[FunctionNode]) -> tuple[str, bool]:
     """The logger name the handlers use, and whether it has to be created."""
     from .flk201_teardown_can_raise import module_loggers
 
@@ -50,11 +50,11 @@ def choose_logger(analysis: Analysis, functions: list[FunctionNode]) -> tuple[st
         scope: FunctionNode | None = function
         while scope is not None:  # names the teardown sees from itself and enclosing functions
             reserved |= local_bindings(scope)
-            scope = analysis.flask.enclosing_function(scope)
-    for name in module_loggers(analysis.tree, analysis.imports):
+            scope = model.flask.enclosing_function(scope)
+    for name in module_loggers(model.tree, model.imports):
         if name not in reserved:
             return name, False
-    taken = reserved | module_level_names(analysis.tree)
+    taken = reserved | module_level_names(model.tree)
     for name in LOGGER_CANDIDATES:
         if name not in taken:
             return name, True

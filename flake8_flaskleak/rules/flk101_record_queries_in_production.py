@@ -15,14 +15,13 @@ import os
 from collections.abc import Iterator
 
 from ..astutil import short_source
-from ..config_project import (
+from ..model.config_project import (
     InheritedValue,
-    class_bases_facts,
     has_imported_base,
     inherited_across_modules,
     project_configs,
 )
-from ..configs import (
+from ..model.configs import (
     CLASS_ATTRIBUTE,
     MODULE_CONSTANT,
     PRODUCTION,
@@ -43,6 +42,10 @@ WHY = "keeps every query and its parameters on the app context for as long as it
 INSTEAD = "time slow queries with SQLAlchemy cursor events instead"
 
 
+# A module that defines or extends a config class says one of these.
+CONFIG_CLASS_WORDS = ("Config", "Settings", "config", "settings")
+
+
 class RecordQueriesInProduction(Rule):
     code = "FLK101"
     name = "record-queries-in-production"
@@ -56,7 +59,7 @@ class RecordQueriesInProduction(Rule):
             return True
         # a config class whose base, in another module, may set it (project analysis only)
         return options.project_analysis and "class " in text and any(
-            trigger in text for trigger in cls.project_fact_triggers
+            trigger in text for trigger in CONFIG_CLASS_WORDS
         )
 
     @staticmethod
@@ -65,23 +68,14 @@ class RecordQueriesInProduction(Rule):
             return True
         return DEBUG_KEY in text and ("SQLALCHEMY_" in text or "flask_sqlalchemy" in text)
 
-    # Strings a module must contain to define or extend a config class (project facts).
-    project_fact_triggers = ("Config", "Settings", "config", "settings", RECORD_KEY)
-
-    def project_facts(self) -> dict | None:
-        """Top-level classes of this module with the qualified names of their bases, so that
-        a config class another module extends is judged through its subclasses, and which
-        class bodies set the key (astroid is only asked when some other module does)."""
-        return class_bases_facts(self.analysis, (RECORD_KEY,))
-
     def check(self) -> Iterator[Finding]:
-        if not self._sets_a_key(self.analysis.text) and not has_imported_base(self.analysis):
+        if not self._sets_a_key(self.model.text) and not has_imported_base(self.model):
             return
-        configs = project_configs(self.analysis)
+        configs = project_configs(self.model)
         for value in configs.production_values(RECORD_KEY):
             finding = self.finding(value.site, self._record_message(value))
             yield finding if value.from_object is None else _not_fixable(finding)
-        for inherited in inherited_across_modules(self.analysis, configs, RECORD_KEY):
+        for inherited in inherited_across_modules(self.model, configs, RECORD_KEY):
             yield self.finding(inherited.klass.node, self._cross_module_message(inherited))
         if not self._may_be_flask_sqlalchemy_2():
             return
@@ -92,12 +86,12 @@ class RecordQueriesInProduction(Rule):
     # -- conditions ----------------------------------------------------------------------------
 
     def _may_be_flask_sqlalchemy_2(self) -> bool:
-        text = self.analysis.text
+        text = self.model.text
         return not any(marker in text for marker in FLASK_SQLALCHEMY_3_MARKERS)
 
     def _uses_flask_sqlalchemy(self, configs: ConfigModel, value: ProductionValue) -> bool:
         """``DEBUG`` only records queries where Flask-SQLAlchemy is in use: an import or a key."""
-        if self.analysis.imports.imports_any("flask_sqlalchemy"):
+        if self.model.imports.imports_any("flask_sqlalchemy"):
             return True
         if value.config is not None:
             keys = value.config.keys()
@@ -162,7 +156,7 @@ class RecordQueriesInProduction(Rule):
         if setting.form == CLASS_ATTRIBUTE:
             return f"in {_config_label(value)}"
         if setting.form == MODULE_CONSTANT:
-            module = os.path.basename(self.analysis.path) or "this module"
+            module = os.path.basename(self.model.path) or "this module"
             if setting.environment == PRODUCTION:
                 return f"in production config module `{module}`"
             return f"in config module `{module}` (not marked development or testing)"
@@ -185,8 +179,8 @@ class RecordQueriesInProduction(Rule):
         wanted = {(f.line, f.col) for f in context.findings if f.fixable}
         values: list[ast.expr] = []
         classes: list[ast.ClassDef] = []
-        configs = project_configs(context.analysis)
-        for inherited in inherited_across_modules(context.analysis, configs, RECORD_KEY):
+        configs = project_configs(context.model)
+        for inherited in inherited_across_modules(context.model, configs, RECORD_KEY):
             if (inherited.klass.node.lineno, inherited.klass.node.col_offset) in wanted:
                 classes.append(inherited.klass.node)
         for value in configs.production_values(RECORD_KEY):

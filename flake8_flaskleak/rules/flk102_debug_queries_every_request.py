@@ -11,10 +11,12 @@ import ast
 import re
 from collections.abc import Iterator
 
-from ..astutil import dotted_name, parent_map, walk
+from ..astutil import dotted_name, walk
 from ..finding import Finding
-from ..flask_model import EntryPoint, FlaskModel, Reach
+from ..model.flask import EntryPoint, FlaskModel, Reach
+from ..model.text import words_pattern
 from ..rule import Rule
+from ..scan import scan
 
 QUERY_READERS = {
     "flask_sqlalchemy.get_debug_queries": "get_debug_queries",
@@ -28,13 +30,10 @@ DEBUG_WORD = re.compile(r"debug|testing|development", re.IGNORECASE)
 NEGATING_COMPARISONS = (ast.NotEq, ast.IsNot, ast.NotIn)
 
 
-def query_reader_calls(analysis) -> Iterator[tuple[ast.Call, str]]:
+def query_reader_calls(model) -> Iterator[tuple[ast.Call, str]]:
     """Calls of a recorded-queries reader, with the reader's short name (any import spelling)."""
-    for node in walk(analysis.tree):
-        if isinstance(node, ast.Call):
-            reader = QUERY_READERS.get(analysis.imports.qualified_name(node.func) or "")
-            if reader:
-                yield node, reader
+    for _, node in model.calls_of(QUERY_READERS):
+        yield node, QUERY_READERS[model.imports.qualified_name(node.func)]
 
 
 def _mentions_debug(test: ast.expr) -> bool:
@@ -79,23 +78,20 @@ def implies_production(test: ast.expr) -> bool:
 class DebugGuards:
     """Which nodes only run in debug/testing mode, judged by the ``if`` statements above them."""
 
-    def __init__(self, tree: ast.Module):
-        self.parents = parent_map(tree)
+    def __init__(self, model):
+        self.model = model
 
     def guarded(self, node: ast.AST) -> bool:
-        child = node
-        parent = self.parents.get(node)
-        while parent is not None:
+        for child, parent in self.model.ancestors(node):
             if isinstance(parent, ast.If):
                 if child in parent.body and implies_debug(parent.test):
                     return True
                 if child in parent.orelse and implies_production(parent.test):
                     return True
-            child, parent = parent, self.parents.get(parent)
         return False
 
 
-def debug_only_entry(entry: EntryPoint, guards: DebugGuards, tree: ast.Module) -> bool:
+def debug_only_entry(entry: EntryPoint, guards: DebugGuards, model) -> bool:
     """An entry point whose registration only happens in debug/testing mode."""
     function = entry.function
     if guards.guarded(function):
@@ -104,9 +100,9 @@ def debug_only_entry(entry: EntryPoint, guards: DebugGuards, tree: ast.Module) -
         return False
     registrations = [
         node
-        for node in walk(tree)
-        if isinstance(node, ast.Call)
-        and any(dotted_name(argument) == function.name for argument in node.args)
+        for scope in model.scopes_mentioning(words_pattern([function.name]))
+        for node in scan(scope).of(ast.Call)
+        if any(dotted_name(argument) == function.name for argument in node.args)
     ]
     return bool(registrations) and all(guards.guarded(call) for call in registrations)
 
@@ -119,11 +115,11 @@ class DebugQueriesEveryRequest(Rule):
     request_time_only = True
 
     def check(self) -> Iterator[Finding]:
-        calls = list(query_reader_calls(self.analysis))
+        calls = list(query_reader_calls(self.model))
         if not calls:
             return
-        flask = self.analysis.flask
-        guards = DebugGuards(self.analysis.tree)
+        flask = self.model.flask
+        guards = DebugGuards(self.model)
         reach_by_function = self._production_reach(flask, guards)
         for call, reader in calls:
             function = flask.executing_function(call)
@@ -136,7 +132,7 @@ class DebugQueriesEveryRequest(Rule):
         entries = [
             entry
             for entry in flask.entry_points
-            if not debug_only_entry(entry, guards, self.analysis.tree)
+            if not debug_only_entry(entry, guards, self.model)
         ]
         return flask.reach_from(entries)
 

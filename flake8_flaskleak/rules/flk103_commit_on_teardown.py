@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from functools import cached_property
 
 from ..astutil import FunctionNode, SCOPE_NODES, dotted_name, short_source, walk
-from ..configs import CLASS_ATTRIBUTE, words
+from ..model.configs import CLASS_ATTRIBUTE, words
 from ..finding import Finding
-from ..flask_model import EntryPoint
+from ..model.flask import EntryPoint
 from ..options import Options
 from ..rule import Rule
 
@@ -41,7 +41,7 @@ class CommitOnTeardown(Rule):
         return "COMMIT_ON_TEARDOWN" in text or ("teardown_" in text and ".commit(" in text)
 
     def check(self) -> Iterator[Finding]:
-        configs = self.analysis.flask.configs
+        configs = self.model.configs
         for setting in configs.settings_anywhere(COMMIT_KEY):
             if configs.truthiness(setting) is True:
                 where = f" in `{setting.owner.name}`" if setting.form == CLASS_ATTRIBUTE else ""
@@ -52,14 +52,14 @@ class CommitOnTeardown(Rule):
                     "and leaves the failed transaction to the next request on the thread (3.0 "
                     "removed the option): drop it and commit explicitly in the views",
                 )
-        if "teardown_" in self.analysis.text:
+        if "teardown_" in self.model.text:
             yield from self._teardown_commits()
 
     # -- teardowns -----------------------------------------------------------------------------
 
     def _teardown_commits(self) -> Iterator[Finding]:
         reported: set[ast.Call] = set()
-        for entry in self.analysis.flask.teardowns:
+        for entry in self.model.flask.teardowns:
             for call, path in self._commits_reached(entry.function):
                 if call not in reported:
                     reported.add(call)
@@ -75,7 +75,7 @@ class CommitOnTeardown(Rule):
                 if self._is_session_commit(node):
                     yield node, path
                 elif len(path) < MAX_HELPER_DEPTH:
-                    for callee in self.analysis.flask.functions_called(node.func, node):
+                    for callee in self.model.flask.functions_called(node.func, node):
                         if callee not in seen:
                             seen.add(callee)
                             queue.append((callee, path + (callee.name,)))
@@ -118,7 +118,7 @@ class CommitOnTeardown(Rule):
         return self._is_session(node.func.value)
 
     def _is_session(self, receiver: ast.expr) -> bool:
-        if self.analysis.imports.qualified_name(receiver) in NOT_DATABASE_SESSIONS:
+        if self.model.imports.qualified_name(receiver) in NOT_DATABASE_SESSIONS:
             return False
         target = receiver.func if isinstance(receiver, ast.Call) else receiver
         name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
@@ -130,7 +130,7 @@ class CommitOnTeardown(Rule):
     def _session_names(self) -> set[str]:
         """Module-level names bound to ``scoped_session(...)`` / ``sessionmaker(...)()``."""
         names: set[str] = set()
-        for statement in self.analysis.tree.body:
+        for statement in self.model.tree.body:
             if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call):
                 func = statement.value.func
                 if isinstance(func, ast.Call):

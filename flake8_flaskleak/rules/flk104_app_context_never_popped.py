@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..astutil import FunctionNode, dotted_name, parent_map, short_source, walk, walk_executed
+from ..astutil import FunctionNode, dotted_name, short_source, walk, walk_executed, walk_local
 from ..finding import Finding
 from ..rule import Rule
 
@@ -45,9 +46,6 @@ class AppContextNeverPopped(Rule):
 
     def check(self) -> Iterator[Finding]:
         pushes = list(self.pushes())
-        if not pushes:
-            return
-        self.parents = parent_map(self.analysis.tree)
         for push in pushes:
             if not self.is_released(push):
                 yield self.finding(push.call, self.message(push))
@@ -62,19 +60,14 @@ class AppContextNeverPopped(Rule):
         receiver = node.func.value
         if kind is None:
             return None
-        if isinstance(receiver, ast.Call) or self.analysis.flask.is_flask_object(receiver):
+        if isinstance(receiver, ast.Call) or self.model.flask.is_flask_object(receiver):
             return kind
         return None
 
     def pushes(self) -> Iterator[Push]:
-        flask = self.analysis.flask
-        for node in walk(self.analysis.tree):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "push"
-                and not node.args
-            ):
+        flask = self.model.flask
+        for _, node in self.model.calls_to({"push"}):
+            if not isinstance(node.func, ast.Attribute) or node.args:
                 continue
             pushed = node.func.value
             function = flask.executing_function(node)
@@ -101,8 +94,11 @@ class AppContextNeverPopped(Rule):
         if function is not None:
             scopes.append(function.body)
             if "." in handle:  # self.ctx: bound in another method of the class, e.g. setUp
-                scopes.extend(other.body for other in self.analysis.flask.functions)
-        scopes.append(self.analysis.tree.body)
+                binding = re.compile(re.escape(handle) + r"\s*=[^=]")
+                scopes.extend(
+                    other.body for other in self.model.functions_mentioning(binding)
+                )
+        scopes.append(self.model.tree.body)
         for body in scopes:
             for node in walk_executed(body):
                 if isinstance(node, ast.Assign) and any(
@@ -119,14 +115,16 @@ class AppContextNeverPopped(Rule):
         if push.handle is None:
             return push.function is None and not self.module_push_leaks(push.call)
         local = push.function is not None and "." not in push.handle and self.binds_locally(push)
-        area: ast.AST = push.function if local else self.analysis.tree
-        for node in walk(area):
-            if (
-                isinstance(node, ast.Attribute)
-                and node.attr in RELEASE_METHODS
-                and dotted_name(node.value) == push.handle
-            ):
-                return True
+        released = re.compile(re.escape(push.handle) + r"\s*\.\s*(?:pop|__exit__)\b")
+        areas = [push.function] if local else self.model.scopes_mentioning(released)
+        for area in areas:
+            for node in walk(area) if local else walk_local(area):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr in RELEASE_METHODS
+                    and dotted_name(node.value) == push.handle
+                ):
+                    return True
         if local and self.escapes(push):
             return True  # returned, yielded or handed on: whoever receives it pops it
         return push.function is None and not self.module_push_leaks(push.call)
@@ -141,14 +139,17 @@ class AppContextNeverPopped(Rule):
 
     def escapes(self, push: Push) -> bool:
         """Whether the local context object is used other than through its own attributes."""
+        parents = {}
         for node in walk(push.function):
-            if not (
+            for child in ast.iter_child_nodes(node):
+                parents[child] = node
+            if (
                 isinstance(node, ast.Name)
                 and node.id == push.handle
                 and isinstance(node.ctx, ast.Load)
+                and node in parents
+                and not isinstance(parents[node], ast.Attribute)
             ):
-                continue
-            if not isinstance(self.parents.get(node), ast.Attribute):
                 return True
         return False
 
@@ -156,23 +157,27 @@ class AppContextNeverPopped(Rule):
         """A push at import time leaks in a module that serves requests, not in a script."""
         if self.under_main_guard(call):
             return False
-        flask = self.analysis.flask
-        stem = os.path.splitext(os.path.basename(self.analysis.path or ""))[0]
+        flask = self.model.flask
+        stem = os.path.splitext(os.path.basename(self.model.path or ""))[0]
         return bool(flask.entry_points) or bool(flask.app_names) or stem in SERVER_MODULE_STEMS
 
     def under_main_guard(self, node: ast.AST) -> bool:
-        parent = self.parents.get(node)
+        """Inside the body of ``if __name__ == "__main__":`` (not its ``else``: that branch runs
+        on every import, in every worker of a server that imports the module)."""
+        parents = self.model.parents(self.model.tree)
+        child, parent = node, parents.get(node)
         while parent is not None:
             if isinstance(parent, ast.If) and "__main__" in ast.dump(parent.test):
-                return True
-            parent = self.parents.get(parent)
+                if child in parent.body:
+                    return True
+            child, parent = parent, parents.get(parent)
         return False
 
     def message(self, push: Push) -> str:
         if push.function is None:
             where = "at import time"
         else:
-            klass = self.analysis.flask.functions[push.function].klass
+            klass = self.model.flask.info(push.function).klass
             prefix = f"{klass.name}." if klass is not None else ""
             where = f"in `{prefix}{push.function.name}`"
         if push.handle:

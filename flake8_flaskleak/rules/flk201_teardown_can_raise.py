@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from ..astutil import SCOPE_NODES, FunctionNode, dotted_name, short_source
 from ..finding import Finding, FixSafety
-from ..imports import ImportResolver
+from ..model.imports import ImportResolver
 from ..rule import Rule
 
 CATCH_ALL = {"Exception", "BaseException", "builtins.Exception", "builtins.BaseException"}
@@ -193,9 +193,9 @@ class TeardownCanRaise(Rule):
 
     def unprotected_teardowns(self) -> Iterator[tuple[FunctionNode, ast.stmt]]:
         """Each teardown function with its first statement that can raise unprotected."""
-        loggers = frozenset(module_loggers(self.analysis.tree, self.analysis.imports))
+        loggers = frozenset(module_loggers(self.model.tree, self.model.imports))
         seen = set()
-        for entry in self.analysis.flask.teardowns:
+        for entry in self.model.flask.teardowns:
             function = entry.function
             if function in seen:
                 continue
@@ -216,7 +216,7 @@ class TeardownCanRaise(Rule):
             return None
         from ._flk201_fix import wrap_teardowns  # libcst is loaded only to fix
 
-        return wrap_teardowns(context, functions, self.analysis)
+        return wrap_teardowns(context, functions, self.model)
 
 
 def module_loggers(tree: ast.Module, imports: ImportResolver) -> list[str]:

@@ -8,35 +8,35 @@ must remove the session in its own ``finally``.
 
 Collection (what sessions exist, what is removed where) is kept apart from reporting. With the
 whole-project analysis, removals made by teardowns registered in other modules count too
-(``project_facts``): the session ``extensions.py`` creates and ``app.py``'s teardown removes.
+(``teardown_facts`` of the project index): the session ``extensions.py`` creates and ``app.py``'s teardown removes.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from ..astutil import FunctionNode, dotted_name, parent_map, walk, walk_local
+from ..astutil import FunctionNode, dotted_name, walk, walk_local
+from ..model.text import words_pattern
+from ..scan import scan
 from ..finding import Finding, FixSafety
-from ..flask_model import Reach
-from ..rule import Analysis, Rule
-from ..teardown_project import (
+from ..model.flask import Reach
+from ..model.file import FileModel
+from ..rule import Rule
+from ..model.teardowns import (
+    RELEASE_METHODS,
     ProjectNames,
-    imported_runs,
-    module_bindings,
-    qualify,
-    teardown_functions,
-    teardown_lambdas,
+    normalise,
+    released_names,
 )
 
 SCOPED_SESSION = {"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"}
 FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
 # Flask-SQLAlchemy 2.x builds extra scoped sessions (one per bind) with this method.
 SESSION_FACTORY_METHODS = {"create_scoped_session"}
-RELEASE_METHODS = {"remove", "close"}  # close() empties the session and gives the connection back
-APP_REFERENCES = {"app", "current_app", "application", "self.app"}
 APP_CONTEXT_METHODS = {"app_context", "test_request_context", "request_context"}
 # Names under which projects import their scoped session (the Flask "SQLAlchemy" pattern).
 IMPORTED_SESSION_NAMES = {"db_session", "Session", "ScopedSession", "DBSession", "DbSession"}
@@ -68,21 +68,13 @@ class SessionDefinition:
         return self.name
 
 
-def normalise(name: str) -> str:
-    """``current_app.db.session`` and ``app.db.session`` name the same object."""
-    for prefix in sorted(APP_REFERENCES, key=len, reverse=True):
-        if name == prefix or name.startswith(prefix + "."):
-            return "<app>" + name[len(prefix):]
-    return name
-
-
 class SessionFacts:
     """What this module defines and removes; the rule reports from these facts."""
 
-    def __init__(self, analysis: Analysis):
-        self.analysis = analysis
-        self.flask = analysis.flask
-        self.imports = analysis.imports
+    def __init__(self, model: FileModel):
+        self.model = model
+        self.flask = model.flask
+        self.imports = model.imports
         self.definitions = self._definitions()
 
     @cached_property
@@ -100,14 +92,17 @@ class SessionFacts:
 
     def _definitions(self) -> list[SessionDefinition]:
         found: list[SessionDefinition] = []
-        if "scoped_session" not in self.analysis.text:
+        if "scoped_session" not in self.model.text:
             return found
-        parents = parent_map(self.analysis.tree)
-        for node in walk(self.analysis.tree):
-            if self.is_scoped_session_call(node):
-                definition = self._bind(node, parents)
-                if definition is not None:
-                    found.append(definition)
+        calls = self.model.calls_of(SCOPED_SESSION)
+        calls += [
+            (scope, call) for scope, call in self.model.calls_to(SESSION_FACTORY_METHODS)
+            if isinstance(call.func, ast.Attribute)
+        ]
+        for scope, node in sorted(calls, key=lambda item: (item[1].lineno, item[1].col_offset)):
+            definition = self._bind(node, self.model.parents(scope))
+            if definition is not None:
+                found.append(definition)
         for definition in found:
             definition.aliases = self._aliases(definition)
             if definition.function is not None:
@@ -136,8 +131,7 @@ class SessionFacts:
                 return SessionDefinition(call, "attr", target.id, statement, None, owner)
             return SessionDefinition(call, "name", target.id, statement, None, None)
         if isinstance(target, ast.Attribute):
-            info = self.flask.functions.get(function) if function is not None else None
-            klass = info.klass if info is not None else None
+            klass = self.flask.info(function).klass if function is not None else None
             definition = SessionDefinition(call, "attr", target.attr, statement, function, klass)
             owner_name = dotted_name(target.value)
             if owner_name and owner_name not in ("self", "cls"):
@@ -150,8 +144,9 @@ class SessionFacts:
         aliases = set(definition.aliases)
         if definition.kind == "attr" and definition.klass is not None:
             return aliases | self._instance_aliases(definition)
-        for node in walk(self.analysis.tree):
-            if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+        mentions = words_pattern([definition.name])
+        for node in self._assignments_in(self.model.scopes_mentioning(mentions)):
+            if len(node.targets) != 1:
                 continue
             target = dotted_name(node.targets[0])
             if target is None:
@@ -166,16 +161,21 @@ class SessionFacts:
     def _instance_aliases(self, definition: SessionDefinition) -> set[str]:
         """``db = Database()`` makes ``self.session`` of ``Database`` known as ``db.session``."""
         aliases = set()
-        for node in walk(self.analysis.tree):
+        constructions = self.model.scopes_mentioning(words_pattern([definition.klass.name]))
+        for node in self._assignments_in(constructions):
             if (
-                isinstance(node, ast.Assign)
-                and isinstance(node.value, ast.Call)
+                isinstance(node.value, ast.Call)
                 and dotted_name(node.value.func) == definition.klass.name
             ):
                 for target in node.targets:
                     if dotted_name(target):
                         aliases.add(normalise(f"{dotted_name(target)}.{definition.name}"))
         return aliases
+
+    @staticmethod
+    def _assignments_in(scopes) -> Iterator[ast.Assign]:
+        for scope in scopes:
+            yield from scan(scope).of(ast.Assign)
 
     def _constructor_attributes(self, call: ast.Call, name: str) -> Iterator[str]:
         """``Handle(engine, session)`` whose ``__init__`` stores ``self.session = session``."""
@@ -218,27 +218,14 @@ class SessionFacts:
         removed: set[str] = set()
         for function in functions:
             removed |= released_names(function)
-        for lambda_node in self._teardown_lambdas():
+        for lambda_node in self.flask.teardown_lambdas:
             removed |= released_names(lambda_node)
         return removed
-
-    def _teardown_lambdas(self) -> Iterator[ast.Lambda]:
-        """``app.teardown_appcontext(lambda exc: Session.remove())``: the model skips lambdas."""
-        for node in walk(self.analysis.tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr.startswith("teardown_")
-                and node.args
-                and isinstance(node.args[-1], ast.Lambda)
-                and self.flask.is_flask_object(node.func.value)
-            ):
-                yield node.args[-1]
 
     def is_removed(self, definition: SessionDefinition) -> bool:
         if any(matches(definition, name) for name in self.removed):
             return True
-        return self.analysis.project is not None and self.elsewhere.removes(definition)
+        return self.model.project is not None and self.elsewhere.removes(definition)
 
     @cached_property
     def elsewhere(self) -> ProjectRemovals:
@@ -267,39 +254,14 @@ def matches(definition: SessionDefinition, released: str) -> bool:
     return released == definition.name or released.endswith("." + definition.name)
 
 
-def released_names(scope: ast.AST) -> set[str]:
-    """Dotted names ``x`` with ``x.remove()`` (or ``close()``) in ``scope``, loops unrolled."""
-    loops: dict[str, list[str]] = {}
-    for node in walk(scope):
-        if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)) and isinstance(
-            node.target, ast.Name
-        ):
-            if isinstance(node.iter, (ast.Tuple, ast.List, ast.Set)):
-                items = [dotted_name(item) for item in node.iter.elts]
-                loops[node.target.id] = [item for item in items if item]
-    found: set[str] = set()
-    for node in walk(scope):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in RELEASE_METHODS
-        ):
-            receiver = dotted_name(node.func.value)
-            if receiver is None:
-                continue
-            for name in loops.get(receiver, [receiver]):
-                found.add(normalise(name))
-    return found
-
-
 class ProjectRemovals:
     """Removals made by teardowns registered in other modules of the project."""
 
     def __init__(self, facts: SessionFacts):
         self.facts = facts
-        self.analysis = facts.analysis
-        self.names = ProjectNames(self.analysis.project)
-        others = self.analysis.project.rule_facts("FLK202", exclude_path=self.analysis.path)
+        self.model = facts.model
+        self.names = ProjectNames(self.model.project)
+        others = self.model.project.teardown_facts(exclude_path=self.model.path)
         self.removals = [
             (written, qualified) for _, module_facts in others
             for written, qualified in module_facts.get("removed", [])
@@ -307,8 +269,8 @@ class ProjectRemovals:
         runs = [name for _, module_facts in others for name in module_facts.get("runs", [])]
         # this module's functions that another module's teardown runs (``shutdown_session``)
         self.removed_here: set[str] = set()
-        run_here = self.names.functions_run(self.analysis, runs)
-        for function in self.analysis.flask.reachable_from(run_here):
+        run_here = self.names.functions_run(self.model, runs)
+        for function in self.model.flask.reachable_from(run_here):
             self.removed_here |= released_names(function)
 
     def removes(self, definition: SessionDefinition) -> bool:
@@ -329,7 +291,7 @@ class ProjectRemovals:
         return resolved in qualified_names
 
     def qualified_names(self, definition: SessionDefinition) -> set[str]:
-        module = self.analysis.module[0]
+        module = self.model.module[0]
         if not module:
             return set()
         names = {f"{module}.{alias}" for alias in definition.aliases if not alias.startswith("<")}
@@ -356,9 +318,9 @@ class BackgroundUses:
 
     def _flask_sqlalchemy_names(self) -> set[str]:
         names = set()
-        for node in walk(self.facts.analysis.tree):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-                if self.imports.qualified_name(node.value.func) in FLASK_SQLALCHEMY:
+        for scope, call in self.facts.model.calls_of(FLASK_SQLALCHEMY):
+            for node in scan(scope).of(ast.Assign):
+                if node.value is call:
                     names.update(dotted_name(t) for t in node.targets if dotted_name(t))
         for local, qualified in self.imports.names.items():
             library = qualified.split(".")[0] in LIBRARY_ROOTS
@@ -368,7 +330,8 @@ class BackgroundUses:
 
     def _module_pushes_context_for_tasks(self) -> bool:
         """A Celery ``Task`` subclass whose ``__call__`` runs tasks in an app context."""
-        for function in self.flask.functions:
+        calls = self.facts.model.functions_mentioning(re.compile(r"def[ \t]+__call__\b"))
+        for function in calls:
             if function.name == "__call__" and _pushes_app_context(function):
                 return True
         return False
@@ -433,7 +396,7 @@ class BackgroundUses:
             if session is not None:
                 yield node, session
             if isinstance(node, ast.Call):
-                for callee in self.flask._functions_referenced(node.func, node):
+                for callee in self.flask._functions_referenced(node.func, function):
                     yield from self._uses(callee, seen)
 
 
@@ -496,7 +459,6 @@ class ScopedSessionNotRemoved(Rule):
     name = "scoped-session-not-removed"
     summary = "scoped session never removed in a teardown: its session stays bound to the thread"
     triggers = ("scoped_session", "db.session", "db_session", "Session.")
-    project_fact_triggers = ("teardown_",)  # modules that register teardowns
     fix_safety = FixSafety.UNSAFE
 
     @classmethod
@@ -506,27 +468,7 @@ class ScopedSessionNotRemoved(Rule):
         return any(t in text for t in cls.triggers) and any(w in text for w in BACKGROUND_WORDS)
 
     def facts(self) -> SessionFacts:
-        return SessionFacts(self.analysis)
-
-    def project_facts(self) -> dict | None:
-        """What this module's registered teardowns (and what they call) remove, qualified where
-        its imports tell, and the imported functions they run."""
-        analysis = self.analysis
-        functions = teardown_functions(analysis.flask)
-        lambdas = list(teardown_lambdas(analysis))
-        if not functions and not lambdas:
-            return None
-        removed: set[str] = set()
-        for scope in [*functions, *lambdas]:
-            removed |= released_names(scope)
-        runs = imported_runs(analysis, functions, lambdas)
-        if not removed and not runs:
-            return None
-        bindings = module_bindings(analysis.tree)
-        return {
-            "removed": [[name, qualify(analysis, name, bindings)] for name in sorted(removed)],
-            "runs": runs,
-        }
+        return SessionFacts(self.model)
 
     def check(self) -> Iterator[Finding]:
         facts = self.facts()
@@ -552,7 +494,7 @@ class ScopedSessionNotRemoved(Rule):
             )
         if facts.is_removed(definition):
             return None
-        if self.analysis.is_test_module:
+        if self.model.is_test_module:
             return None  # test code builds its sessions per test, on purpose
         if definition.kind == "local" and facts.is_returned(definition):
             return None  # the caller owns it
@@ -572,28 +514,28 @@ class ScopedSessionNotRemoved(Rule):
     def fix(self, context):
         from .. import teardown_fix  # imports libcst: only when fixing
 
-        facts = SessionFacts(context.analysis)
+        facts = SessionFacts(context.model)
         wanted = {(finding.line, finding.col) for finding in context.findings}
         groups: dict = {}
-        placements = teardown_fix.find_placements(context.analysis)
+        placements = teardown_fix.find_placements(context.model)
         for definition in facts.definitions:
             position = (definition.call.lineno, definition.call.col_offset)
             if position not in wanted or definition.per_call or facts.is_removed(definition):
                 continue
             for placement in placements:
-                expression = _expression_at(context.analysis, definition, placement)
+                expression = _expression_at(context.model, definition, placement)
                 if expression is not None:
                     groups.setdefault(placement, []).append((definition, expression))
                     break
         if not groups:
             return None
         module = context.module
-        taken = teardown_fix.defined_names(context.analysis.tree)
+        taken = teardown_fix.defined_names(context.model.tree)
         needs_current_app = False
         ordered = sorted(groups.items(), key=lambda item: -_placement_line(item[0]))
         for placement, chosen in ordered:
-            placement = _after_definitions(context.analysis, placement, chosen)
-            logger = teardown_fix.module_logger(context.analysis.tree)
+            placement = _after_definitions(context.model, placement, chosen)
+            logger = teardown_fix.module_logger(context.model.tree)
             if logger is None:
                 logger = f"{placement.receiver}.logger"
                 if placement.is_blueprint:
@@ -601,7 +543,7 @@ class ScopedSessionNotRemoved(Rule):
                 needs_current_app = needs_current_app or placement.is_blueprint
             code = _teardown_code(placement, [e for _, e in chosen], logger, taken)
             module = teardown_fix.insert_function(module, context.positions, placement, code)
-        if needs_current_app and not _imports_current_app(context.analysis):
+        if needs_current_app and not _imports_current_app(context.model):
             module = teardown_fix.add_flask_import(module, "current_app")
         return module
 
@@ -611,7 +553,7 @@ def _placement_line(placement) -> int:
     return statement.lineno if statement is not None else 0
 
 
-def _expression_at(analysis: Analysis, definition: SessionDefinition, placement) -> str | None:
+def _expression_at(model: FileModel, definition: SessionDefinition, placement) -> str | None:
     """How the teardown at ``placement`` can reach the session, or None if it cannot."""
     if definition.kind == "name":
         return definition.name
@@ -622,7 +564,7 @@ def _expression_at(analysis: Analysis, definition: SessionDefinition, placement)
             return f"{definition.klass.name}.{definition.name}"
         if placement.klass is definition.klass:
             return f"self.{definition.name}"
-    instances = analysis.flask.module_instances
+    instances = model.flask.module_instances
     for alias in sorted(definition.aliases):
         head = alias.split(".")[0]
         if head in instances:
@@ -632,13 +574,13 @@ def _expression_at(analysis: Analysis, definition: SessionDefinition, placement)
     return None
 
 
-def _after_definitions(analysis: Analysis, placement, chosen):
+def _after_definitions(model: FileModel, placement, chosen):
     """At module level, put the teardown after the sessions it removes are defined."""
     if placement.function is not None:
         return placement
     anchor = placement.anchor
     for definition, _ in chosen:
-        for statement in analysis.tree.body:
+        for statement in model.tree.body:
             inside = statement.lineno <= definition.statement.lineno <= (statement.end_lineno or 0)
             if inside and isinstance(statement, (ast.Assign, ast.AnnAssign, ast.ClassDef)):
                 if anchor is None or statement.lineno > anchor.lineno:
@@ -684,5 +626,5 @@ def _free_name(base: str, taken: set[str]) -> str:
     return free_name(base, taken)
 
 
-def _imports_current_app(analysis: Analysis) -> bool:
-    return analysis.imports.names.get("current_app") in ("flask.current_app", "quart.current_app")
+def _imports_current_app(model: FileModel) -> bool:
+    return model.imports.names.get("current_app") in ("flask.current_app", "quart.current_app")

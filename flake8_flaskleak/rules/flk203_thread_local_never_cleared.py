@@ -8,7 +8,7 @@ grow with every request.
 
 Collection (thread-locals, request-time writes, teardown clears) is kept apart from reporting.
 With the whole-project analysis, clears made by teardowns registered in other modules count
-too (``project_facts``), as do ``threading.local`` subclasses defined in another project module.
+too (``teardown_facts`` of the project index), as do ``threading.local`` subclasses defined in another project module.
 """
 
 from __future__ import annotations
@@ -20,23 +20,24 @@ from dataclasses import dataclass, field
 
 from ..astutil import FunctionNode, dotted_name, local_bindings, string_value, walk, walk_local
 from ..finding import Finding, FixSafety
-from ..flask_model import Reach
-from ..rule import Analysis, Rule
-from ..teardown_project import (
+from ..model.flask import Reach
+from ..model.file import FileModel
+from ..rule import Rule
+from ..model.teardowns import (
+    EVERYTHING,
+    THREAD_LOCAL_CLASSES,
+    WERKZEUG_LOCAL_CLASSES,
     ProjectNames,
-    imported_runs,
-    module_bindings,
-    qualify,
-    teardown_functions,
-    teardown_lambdas,
+    constant_key,
+    dict_of,
+    flatten_targets,
+    is_empty_value,
+    clear_sites,
 )
 
-THREAD_LOCAL_CLASSES = {"threading.local", "_threading_local.local"}
-WERKZEUG_LOCAL_CLASSES = {"werkzeug.local.Local", "werkzeug.Local"}
 GROW_METHODS = {
     "append", "extend", "insert", "add", "update", "setdefault", "appendleft", "extendleft",
 }
-EVERYTHING = "*"  # attributes written or cleared under a name not known here
 # What astroid calls the thread-local bases a project class may derive from.
 LOCAL_BASES = (
     "_threading_local.local", "_thread._local", "threading.local", "werkzeug.local.Local",
@@ -89,10 +90,10 @@ class ThreadLocalFacts:
 
 
 class Collector:
-    def __init__(self, analysis: Analysis):
-        self.analysis = analysis
-        self.flask = analysis.flask
-        self.imports = analysis.imports
+    def __init__(self, model: FileModel):
+        self.model = model
+        self.flask = model.flask
+        self.imports = model.imports
         self.subclasses = self._local_subclasses()
         self._bindings: dict[FunctionNode, set[str]] = {}
 
@@ -109,7 +110,7 @@ class Collector:
         for scope in self._teardown_scopes():
             for local in facts.locals:
                 facts.cleared[id(local)] |= self._clears_in(scope, local)
-        if self.analysis.project is not None and any(
+        if self.model.project is not None and any(
             not facts.is_cleared(write.local, write.attribute) for write in facts.writes
         ):
             ProjectClears(self).add_to(facts)
@@ -118,7 +119,7 @@ class Collector:
     def _confirm_imported_locals(self, facts: ThreadLocalFacts) -> None:
         """Keep an instance of a class imported from the project only if request code writes on
         it and astroid says the class derives from a thread-local (asked only then)."""
-        from .. import inference  # astroid: only for files that need it
+        from ..model import inference  # astroid: only for files that need it
 
         written = {id(write.local) for write in facts.writes}
         kept = []
@@ -128,7 +129,7 @@ class Collector:
                 continue
             if id(local) not in written:
                 continue
-            root = self.analysis.project.root
+            root = self.model.project.root
             if inference.is_subclass_of(root, local.imported_class, LOCAL_BASES):
                 local.werkzeug = bool(
                     inference.is_subclass_of(root, local.imported_class, ("werkzeug.local.Local",))
@@ -169,10 +170,8 @@ class Collector:
 
     def _thread_locals(self) -> list[ThreadLocal]:
         found = []
-        for statement, owner in _assignments(self.analysis.tree):
+        for statement, owner in self._constructions():
             value = statement.value
-            if not isinstance(value, ast.Call):
-                continue
             werkzeug = self._local_kind(value.func)
             imported_class = None
             if werkzeug is None:
@@ -191,9 +190,29 @@ class Collector:
                     found.append(local)
         return found
 
+    def _constructions(self) -> Iterator[tuple[ast.stmt, ast.AST]]:
+        """Assignments of a call to a class that may be a thread-local, with the module, class
+        or function whose body holds them: the classes' names lead the text index there."""
+        names = {"local", "Local"} | set(self.subclasses)
+        for local, qualified in self.imports.names.items():
+            if qualified in THREAD_LOCAL_CLASSES or qualified in WERKZEUG_LOCAL_CLASSES:
+                names.add(local)
+        if self.model.project is not None:  # instances of project classes (told by astroid)
+            names |= set(INSTANTIATION.findall(self.model.text))
+        seen = set()
+        for scope, call in self.model.calls_to(names):
+            statement = self.model.parents(scope).get(call)
+            if (
+                isinstance(statement, (ast.Assign, ast.AnnAssign))
+                and statement.value is call
+                and statement not in seen
+            ):
+                seen.add(statement)
+                yield statement, scope
+
     def _project_class(self, func: ast.expr) -> str | None:
         """``RequestState`` imported from a module of this project: its defining name."""
-        project = self.analysis.project
+        project = self.model.project
         if project is None or not isinstance(func, (ast.Name, ast.Attribute)):
             return None
         qualified = self.imports.qualified_name(func)
@@ -206,7 +225,7 @@ class Collector:
 
     def qualified_names(self, local: ThreadLocal) -> set[str]:
         """How other modules name ``local``: ``pkg.mod._local``, ``pkg.mod.state.cache``..."""
-        module = self.analysis.module[0]
+        module = self.model.module[0]
         if not module:
             return set()
         if local.kind == "name":
@@ -231,7 +250,7 @@ class Collector:
             and dotted_name(target.value) == "self"
             and owner not in self.flask.request_time  # a per-request object dies with it
         ):
-            klass = self.flask.functions[owner].klass
+            klass = self.flask.info(owner).klass
             if klass is not None:
                 return ThreadLocal(call, "selfattr", target.attr, statement, klass, werkzeug)
         return None
@@ -252,7 +271,7 @@ class Collector:
             return False
         owner = dotted_name(node.value)
         if owner in ("self", "cls") and function is not None:
-            klass = self.flask.functions[function].klass
+            klass = self.flask.info(function).klass
             if klass is None:
                 return False
             return klass is local.klass or self._inherits(klass, local.klass)
@@ -265,7 +284,7 @@ class Collector:
 
     def _self_is_local(self, function: FunctionNode, local: ThreadLocal) -> bool:
         """``self`` in a method of a thread-local subclass that ``local`` instantiates."""
-        info = self.flask.functions[function]
+        info = self.flask.info(function)
         return (
             local.instance_of is not None
             and info.klass is not None
@@ -294,7 +313,7 @@ class Collector:
     def _write_targets(self, node, local, function) -> Iterator[tuple[str, ast.AST, bool]]:
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in _flatten(targets):
+            for target in flatten_targets(targets):
                 if isinstance(target, ast.Attribute):
                     if self._is_local_ref(target.value, local, function):
                         yield target.attr, target, False
@@ -304,7 +323,7 @@ class Collector:
                         container.value, local, function
                     ):
                         if container.attr == "__dict__":
-                            yield _constant_key(target) or EVERYTHING, target, False
+                            yield constant_key(target) or EVERYTHING, target, False
                         else:
                             yield container.attr, target, True
         elif isinstance(node, ast.Call):
@@ -327,15 +346,7 @@ class Collector:
     def _teardown_scopes(self) -> list[ast.AST]:
         teardowns = [entry.function for entry in self.flask.teardowns]
         scopes: list[ast.AST] = list(self.flask.reachable_from(teardowns))
-        for node in walk(self.analysis.tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr.startswith("teardown_")
-                and node.args
-                and isinstance(node.args[-1], ast.Lambda)
-            ):
-                scopes.append(node.args[-1])
+        scopes.extend(self.flask.teardown_lambdas)
         return scopes
 
     def is_local_class_call(self, node: ast.AST) -> bool:
@@ -352,7 +363,7 @@ class Collector:
             for node in walk(scope):
                 if isinstance(node, ast.Assign) and any(
                     isinstance(target, ast.Name) and target.id == local.name
-                    for target in _flatten(node.targets)
+                    for target in flatten_targets(node.targets)
                 ):
                     cleared.add(EVERYTHING)  # the global is rebound to a fresh local()
         if local.imported_class is not None:
@@ -368,7 +379,7 @@ class Collector:
     def _method_clears(self, class_name: str, method: str) -> set[str]:
         """``state.reset()`` where the imported class's ``reset`` clears ``self``."""
         module, _, name = class_name.rpartition(".")
-        source = self.analysis.project.module_source(module)
+        source = self.model.project.module_source(module)
         if source is None:
             return set()
         try:
@@ -397,59 +408,18 @@ class Collector:
         return False
 
 
-def clear_sites(
-    scope: ast.AST, is_local_class_call: Callable[[ast.AST], bool]
-) -> Iterator[tuple[ast.AST, str]]:
-    """(object, attribute or EVERYTHING) for every delete or reset in ``scope``: ``del x.a``,
-    ``x.a = None``, ``x.a.clear()``, ``x.__dict__.clear()``/``pop("a")``, ``delattr(x, "a")``,
-    ``release_local(x)``; ``mod.x = threading.local()`` (object ``mod.x``) resets all of it."""
-    for node in walk(scope):
-        if isinstance(node, ast.Delete):
-            for target in _flatten(node.targets):
-                if isinstance(target, ast.Attribute):
-                    yield target.value, target.attr
-        elif isinstance(node, ast.Assign):
-            for target in _flatten(node.targets):
-                if isinstance(target, ast.Attribute):
-                    if _is_empty_value(node.value):
-                        yield target.value, target.attr
-                    elif is_local_class_call(node.value):
-                        yield target, EVERYTHING
-        elif isinstance(node, ast.Call):
-            yield from _clearing_call(node)
-
-
-def _clearing_call(call: ast.Call) -> Iterator[tuple[ast.AST, str]]:
-    func = call.func
-    name = dotted_name(func) or ""
-    if name.rsplit(".", 1)[-1] == "release_local" and call.args:
-        yield call.args[0], EVERYTHING
-    elif name == "delattr" and len(call.args) == 2:
-        yield call.args[0], string_value(call.args[1]) or EVERYTHING
-    elif isinstance(func, ast.Attribute):
-        container = func.value
-        holder = _dict_of(container)
-        if holder is not None:
-            if func.attr == "clear":
-                yield holder, EVERYTHING
-            elif func.attr == "pop" and call.args:
-                yield holder, string_value(call.args[0]) or EVERYTHING
-        elif func.attr == "clear" and isinstance(container, ast.Attribute):
-            yield container.value, container.attr
-
-
 class ProjectClears:
     """Clears made by teardowns registered in other modules of the project."""
 
     def __init__(self, collector: Collector):
         self.collector = collector
-        self.analysis = collector.analysis
-        self.names = ProjectNames(self.analysis.project)
+        self.model = collector.model
+        self.names = ProjectNames(self.model.project)
 
     def add_to(self, facts: ThreadLocalFacts) -> None:
-        others = self.analysis.project.rule_facts("FLK203", exclude_path=self.analysis.path)
+        others = self.model.project.teardown_facts(exclude_path=self.model.path)
         runs = [name for _, module_facts in others for name in module_facts.get("runs", [])]
-        run_here = self.names.functions_run(self.analysis, runs)
+        run_here = self.names.functions_run(self.model, runs)
         scopes = list(self.collector.flask.reachable_from(run_here))
         for local in facts.locals:
             cleared = facts.cleared[id(local)]
@@ -468,63 +438,6 @@ class ProjectClears:
         if resolved is not None:
             return resolved in names
         return written.rsplit(".", 1)[-1] == local.name
-
-
-def _assignments(tree: ast.Module) -> Iterator[tuple[ast.stmt, ast.AST]]:
-    """Assignments with the module, class or function whose body holds them."""
-    stack: list[ast.AST] = [tree]
-    while stack:
-        owner = stack.pop()
-        for node in _body_nodes(owner):
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-                yield node, owner
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stack.append(node)
-
-
-def _body_nodes(owner: ast.AST) -> Iterator[ast.AST]:
-    if isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        yield from walk_local(owner)
-        return
-    stack = list(getattr(owner, "body", []))
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            stack.extend(n for n in ast.iter_child_nodes(node) if isinstance(n, ast.stmt))
-
-
-def _flatten(targets: list[ast.expr]) -> Iterator[ast.expr]:
-    for target in targets:
-        if isinstance(target, (ast.Tuple, ast.List)):
-            yield from _flatten(target.elts)
-        else:
-            yield target
-
-
-def _constant_key(subscript: ast.Subscript) -> str | None:
-    return string_value(subscript.slice)
-
-
-def _dict_of(node: ast.AST) -> ast.AST | None:
-    """``x`` for ``x.__dict__`` or ``vars(x)``."""
-    if isinstance(node, ast.Attribute) and node.attr == "__dict__":
-        return node.value
-    if isinstance(node, ast.Call) and dotted_name(node.func) == "vars" and len(node.args) == 1:
-        return node.args[0]
-    return None
-
-
-def _is_empty_value(node: ast.AST) -> bool:
-    if isinstance(node, ast.Constant):
-        return node.value is None or not node.value
-    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        return not node.elts
-    if isinstance(node, ast.Dict):
-        return not node.keys
-    if isinstance(node, ast.Call) and not node.args and not node.keywords:
-        return dotted_name(node.func) in ("list", "dict", "set", "tuple")
-    return False
 
 
 def _local_parents(function: FunctionNode) -> dict[ast.AST, ast.AST]:
@@ -556,7 +469,7 @@ class Report:
     reach: Reach
 
 
-def reports(analysis: Analysis, facts: ThreadLocalFacts) -> list[Report]:
+def reports(model: FileModel, facts: ThreadLocalFacts) -> list[Report]:
     """One report per (thread-local, attribute): at the first request-time write."""
     by_key: dict[tuple[int, str], list[Write]] = {}
     for write in facts.writes:
@@ -572,7 +485,7 @@ def reports(analysis: Analysis, facts: ThreadLocalFacts) -> list[Report]:
             continue  # a per-thread cache made once (``if not hasattr(...)``): bounded
         chosen = growths if growths and not resets else resets
         first = min(chosen, key=lambda w: (w.node.lineno, w.node.col_offset))
-        found.append(Report(local, attribute, first, analysis.flask.request_time[first.function]))
+        found.append(Report(local, attribute, first, model.flask.request_time[first.function]))
     return found
 
 
@@ -582,8 +495,6 @@ class ThreadLocalNeverCleared(Rule):
     summary = "attribute set on a thread-local per request and never deleted in a teardown"
     # ``threading.local()``, ``Local()``, ``class State(local)``, ``local as tl``
     triggers = ("local(", "Local(", "local)", "local,", "local as")
-    # Modules that register teardowns (clears) or define thread-local subclasses.
-    project_fact_triggers = ("teardown_", "local)", "Local)", "local,", "Local,")
     request_time_only = True
     fix_safety = FixSafety.UNSAFE
 
@@ -598,37 +509,10 @@ class ThreadLocalNeverCleared(Rule):
         return options.project_analysis and _instantiates_imported_class(text)
 
     def facts(self) -> ThreadLocalFacts:
-        return Collector(self.analysis).collect()
-
-    def project_facts(self) -> dict | None:
-        """Clears made by this module's registered teardowns (and what they call), with the
-        imported functions they run, for the modules that define the thread-locals."""
-        analysis = self.analysis
-        functions = teardown_functions(analysis.flask)
-        lambdas = list(teardown_lambdas(analysis))
-        if not functions and not lambdas:
-            return None
-        collector = Collector(analysis)
-        bindings = module_bindings(analysis.tree)
-        cleared = set()
-        for scope in [*functions, *lambdas]:
-            for owner, attribute in clear_sites(scope, collector.is_local_class_call):
-                written = dotted_name(owner)
-                if written is not None and written not in ("self", "cls"):
-                    cleared.add((written, attribute))
-        runs = imported_runs(analysis, functions, lambdas)
-        if not cleared and not runs:
-            return None
-        return {
-            "cleared": [
-                [written, qualify(analysis, written, bindings), attribute]
-                for written, attribute in sorted(cleared)
-            ],
-            "runs": runs,
-        }
+        return Collector(self.model).collect()
 
     def check(self) -> Iterator[Finding]:
-        for report in reports(self.analysis, self.facts()):
+        for report in reports(self.model, self.facts()):
             yield self.finding(report.write.node, self._message(report))
 
     def _message(self, report: Report) -> str:
@@ -658,24 +542,24 @@ class ThreadLocalNeverCleared(Rule):
         wanted = {(finding.line, finding.col) for finding in context.findings}
         chosen = [
             report
-            for report in reports(context.analysis, Collector(context.analysis).collect())
+            for report in reports(context.model, Collector(context.model).collect())
             if (report.write.node.lineno, report.write.node.col_offset) in wanted
             and report.attribute != EVERYTHING
         ]
         groups: dict = {}
-        placements = teardown_fix.find_placements(context.analysis)
+        placements = teardown_fix.find_placements(context.model)
         for report in chosen:
             for placement in placements:
-                expression = _expression_at(context.analysis, report.local, placement)
+                expression = _expression_at(context.model, report.local, placement)
                 if expression is not None:
                     groups.setdefault(placement, []).append((report, expression))
                     break
         if not groups:
             return None
         module = context.module
-        taken = teardown_fix.defined_names(context.analysis.tree)
+        taken = teardown_fix.defined_names(context.model.tree)
         for placement, items in sorted(groups.items(), key=lambda item: -_line(item[0])):
-            placement = _after_definitions(context.analysis, placement, items)
+            placement = _after_definitions(context.model, placement, items)
             code = _teardown_code(placement, items, taken)
             module = teardown_fix.insert_function(module, context.positions, placement, code)
         return module
@@ -696,20 +580,20 @@ def _line(placement) -> int:
     return statement.lineno if statement is not None else 0
 
 
-def _expression_at(analysis: Analysis, local: ThreadLocal, placement) -> str | None:
+def _expression_at(model: FileModel, local: ThreadLocal, placement) -> str | None:
     if local.kind == "name":
         return local.name
     if local.kind == "classattr":
         return f"{local.klass.name}.{local.name}"
     if placement.klass is local.klass:
         return f"self.{local.name}"
-    for instance, class_name in analysis.flask.module_instances.items():
+    for instance, class_name in model.flask.module_instances.items():
         if class_name == local.klass.name:
             return f"{instance}.{local.name}"
     return None
 
 
-def _after_definitions(analysis: Analysis, placement, items):
+def _after_definitions(model: FileModel, placement, items):
     """At module level, put the teardown after the thread-locals it clears are defined."""
     from dataclasses import replace
 
@@ -718,7 +602,7 @@ def _after_definitions(analysis: Analysis, placement, items):
     anchor = placement.anchor
     for report, _ in items:
         line = report.local.statement.lineno
-        for statement in analysis.tree.body:
+        for statement in model.tree.body:
             if statement.lineno <= line <= (statement.end_lineno or 0):
                 if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.ClassDef)):
                     if anchor is None or statement.lineno > anchor.lineno:

@@ -9,17 +9,17 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ..astutil import FunctionNode, dotted_name, parent_map, string_value, walk, walk_executed
+from ..astutil import FunctionNode, dotted_name, string_value, walk, walk_executed
 from ..finding import Finding
-from ..flask_model import Reach
+from ..model.flask import Reach
 from ..rule import Rule
 
 CONTEXTVAR_CLASSES = {"contextvars.ContextVar"}
 LOGGING_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
 
 
-def is_contextvar_call(analysis, node: ast.AST | None) -> bool:
-    return isinstance(node, ast.Call) and analysis.imports.qualified_name(node.func) in (
+def is_contextvar_call(model, node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Call) and model.imports.qualified_name(node.func) in (
         CONTEXTVAR_CLASSES
     )
 
@@ -33,18 +33,18 @@ def _assignments(body: list[ast.stmt]) -> Iterator[tuple[ast.expr, ast.expr]]:
             yield statement.target, statement.value
 
 
-def module_contextvars(analysis) -> set[str]:
+def module_contextvars(model) -> set[str]:
     """Dotted names of the ContextVars this module defines: ``name`` and ``Class.attr``.
 
     Kept apart from the reporting so a project index can add the ones other modules define.
     """
     found: set[str] = set()
-    for target, value in _assignments(analysis.tree.body):
-        if isinstance(target, ast.Name) and is_contextvar_call(analysis, value):
+    for target, value in _assignments(model.tree.body):
+        if isinstance(target, ast.Name) and is_contextvar_call(model, value):
             found.add(target.id)
-    for class_name, klass in analysis.flask.classes.items():
+    for class_name, klass in model.flask.classes.items():
         for target, value in _assignments(klass.body):
-            if isinstance(target, ast.Name) and is_contextvar_call(analysis, value):
+            if isinstance(target, ast.Name) and is_contextvar_call(model, value):
                 found.add(f"{class_name}.{target.id}")
     return found
 
@@ -63,17 +63,13 @@ class ContextVarNeverReset(Rule):
     request_time_only = True
 
     def check(self) -> Iterator[Finding]:
-        self.variables = module_contextvars(self.analysis)
+        self.variables = module_contextvars(self.model)
         self.parents: dict[ast.AST, ast.AST] | None = None
-        flask = self.analysis.flask
-        for node in walk(self.analysis.tree):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "set"
-                and len(node.args) == 1
-            ):
+        flask = self.model.flask
+        for scope, node in self.model.calls_to({"set"}):
+            if not (isinstance(node.func, ast.Attribute) and len(node.args) == 1):
                 continue
+            self.scope = scope
             reach = flask.request_reach(node)
             function = flask.executing_function(node)
             if reach is None or self.runs_in_own_thread(function):
@@ -87,7 +83,7 @@ class ContextVarNeverReset(Rule):
 
     def runs_in_own_thread(self, function: FunctionNode) -> bool:
         """A thread target runs in a new thread whose context dies with it."""
-        reason = self.analysis.flask.background.get(function, "")
+        reason = self.model.flask.background.get(function, "")
         return reason.startswith("thread target")
 
     # -- which variable ------------------------------------------------------------------------
@@ -100,7 +96,7 @@ class ContextVarNeverReset(Rule):
             return name
         head, _, attr = name.partition(".")
         if head in ("self", "cls") and attr and "." not in attr:
-            klass = self.analysis.flask.functions[function].klass
+            klass = self.model.flask.info(function).klass
             if klass is not None and any(
                 f"{class_name}.{attr}" in self.variables for class_name in self.lineage(klass)
             ):
@@ -108,7 +104,7 @@ class ContextVarNeverReset(Rule):
         if "." not in name and any(
             isinstance(target, ast.Name)
             and target.id == name
-            and is_contextvar_call(self.analysis, value)
+            and is_contextvar_call(self.model, value)
             for target, value in self.local_assignments(function)
         ):
             return name  # a ContextVar made per call: every one is a new key in the context
@@ -119,11 +115,11 @@ class ContextVarNeverReset(Rule):
         pending = [klass.name]
         while pending:
             name = pending.pop()
-            if name in seen or name not in self.analysis.flask.classes:
+            if name in seen or name not in self.model.flask.classes:
                 continue
             seen.add(name)
             yield name
-            pending.extend(dotted_name(b) or "" for b in self.analysis.flask.classes[name].bases)
+            pending.extend(dotted_name(b) or "" for b in self.model.flask.classes[name].bases)
 
     @staticmethod
     def local_assignments(function: FunctionNode) -> Iterator[tuple[ast.expr, ast.expr]]:
@@ -135,9 +131,8 @@ class ContextVarNeverReset(Rule):
     # -- what happens to the token -------------------------------------------------------------
 
     def parent(self, node: ast.AST) -> ast.AST | None:
-        if self.parents is None:
-            self.parents = parent_map(self.analysis.tree)
-        return self.parents.get(node)
+        """The parent of a node of the scope being checked (``self.scope``)."""
+        return self.model.parents(self.scope).get(node)
 
     def unreset_token(self, call: ast.Call, function: FunctionNode) -> str | None:
         """Why the token of ``call`` is never reset, or ``None`` when it is (or is handed on)."""
@@ -151,7 +146,7 @@ class ContextVarNeverReset(Rule):
             return self.stored_token_problem(targets[0], function)
         if isinstance(parent, ast.Call) and dotted_name(parent.func) == "setattr":
             key = string_value(parent.args[1]) if len(parent.args) == 3 else None
-            if key is not None and not self.reset_mentions(key, self.analysis.tree):
+            if key is not None and not self.reset_mentions(key, self.model.tree):
                 return f"stores its token as `{key}` but nothing resets the variable with it"
         # returned, yielded, used as a `with` item or passed to a call: whoever receives it
         # owns the reset
@@ -165,13 +160,13 @@ class ContextVarNeverReset(Rule):
             key = self.token_handed_on(token, function)
             if key is None:
                 return None
-            if key and self.reset_mentions(key, self.analysis.tree):
+            if key and self.reset_mentions(key, self.model.tree):
                 return None
             return f"keeps its token in `{token}` but never passes it to `reset()`"
         key = target.attr if isinstance(target, ast.Attribute) else None
         if isinstance(target, ast.Subscript):
             key = string_value(target.slice)
-        if key is None or self.reset_mentions(key, self.analysis.tree):
+        if key is None or self.reset_mentions(key, self.model.tree):
             return None
         stored = dotted_name(target) or key
         return f"stores its token in `{stored}` but nothing resets the variable with it"
@@ -196,8 +191,15 @@ class ContextVarNeverReset(Rule):
 
     def reset_mentions(self, key: str, area: ast.AST) -> bool:
         """A ``reset(g.key)``, ``reset(g.pop("key"))`` or ``reset(getattr(g, "key"))``, also
-        through a local (``token = g.pop("key", None)`` then ``reset(token)``)."""
-        for call in self.reset_calls(area):
+        through a local (``token = g.pop("key", None)`` then ``reset(token)``); ``area`` is a
+        function, or the module for anywhere in it."""
+        if isinstance(area, ast.Module):
+            calls = [call for _, call in self.model.calls_to({"reset"})]
+        else:
+            calls = list(self.reset_calls(area))
+        for call in calls:
+            if not (isinstance(call.func, ast.Attribute) and call.func.attr == "reset" and call.args):
+                continue
             for expression in self.token_sources(call):
                 for node in walk(expression):
                     if isinstance(node, ast.Attribute) and node.attr == key:
@@ -210,7 +212,7 @@ class ContextVarNeverReset(Rule):
         """The expression a reset gets its token from, and what a local token was assigned."""
         argument = call.args[0]
         sources = [argument]
-        function = self.analysis.flask.executing_function(call)
+        function = self.model.flask.executing_function(call)
         if isinstance(argument, ast.Name) and function is not None:
             sources.extend(
                 value

@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..finding import Finding
-from ..mutable_state import (
+from ..model.containers import (
     CONTAINER_TRIGGERS,
     GLOBAL,
     OBJECT,
     RequestGrowth,
     advice_for,
-    imports_project_container,
     mutable_state_for,
-    project_facts,
 )
 from ..options import Options
 from ..rule import Rule
@@ -28,11 +26,6 @@ from ..rule import Rule
 GROWTH_TRIGGERS = (
     ".append(", ".extend(", ".insert(", ".add(", ".update(", ".setdefault(", ".appendleft(",
     "] =", "+=", "|=",
-)
-# A module that may shrink one: project facts are collected from it too.
-SHRINK_TRIGGERS = (
-    ".clear(", ".pop(", ".popitem(", ".popleft(", ".remove(", ".discard(", "del ", "[:]",
-    "-=", "&=",
 )
 
 
@@ -49,7 +42,6 @@ class GlobalMutableGrowsInRequest(Rule):
     name = "global-mutable-grows-in-request"
     summary = "module-level container grown by request-time code and never cleared"
     triggers = CONTAINER_TRIGGERS
-    project_fact_triggers = CONTAINER_TRIGGERS + SHRINK_TRIGGERS
 
     request_time_only = True
 
@@ -64,15 +56,8 @@ class GlobalMutableGrowsInRequest(Rule):
             and any(trigger in text for trigger in GROWTH_TRIGGERS)
         )
 
-    def project_facts(self) -> dict | None:
-        return project_facts(self.analysis)
-
     def check(self) -> Iterator[Finding]:
-        text = self.analysis.text
-        if not any(trigger in text for trigger in CONTAINER_TRIGGERS):
-            if not imports_project_container(self.analysis):
-                return  # run only for a container another module defines: none imported
-        state = mutable_state_for(self.analysis)
+        state = mutable_state_for(self.model)
         for found in state.request_growths({GLOBAL, OBJECT}):
             kind = found.container.kind
             _, class_name, name = found.growth.key

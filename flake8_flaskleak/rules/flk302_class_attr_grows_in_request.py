@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..finding import Finding
-from ..mutable_state import CLASS, CONTAINER_TRIGGERS, mutable_state_for
+from ..model.containers import CLASS, CONTAINER_TRIGGERS, mutable_state_for
 from ..options import Options
 from ..rule import Rule
 
@@ -29,7 +29,7 @@ class ClassAttrGrowsInRequest(Rule):
         return "class " in text and super().applies_to(text, path, options)
 
     def check(self) -> Iterator[Finding]:
-        state = mutable_state_for(self.analysis)
+        state = mutable_state_for(self.model)
         for found in state.request_growths({CLASS}):
             _, class_name, name = found.growth.key
             kind = found.container.kind

@@ -13,6 +13,7 @@ later supply thread-locals and teardowns from other modules.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +28,8 @@ from ..astutil import (
     walk,
 )
 from ..finding import Finding
+from ..model.flask import REQUEST_GLOBALS
+from ..model.text import words_pattern
 from ..rule import Rule
 
 # Attributes of the request object that are (or hold) the request's own data structures.
@@ -144,7 +147,7 @@ class RequestObjectEscapes(Rule):
             where = f"{where} `{store.holder.text}.{store.attribute}`"
         else:
             where = f"container in {where} `{store.holder.text}`"
-        reach = self.analysis.flask.request_time.get(store.function)
+        reach = self.model.flask.request_time.get(store.function)
         context = reach.describe() if reach else f"in `{store.function.name}`"
         return (
             f"{store.escapee.text} stored in {where} outlives the request ({context}): "
@@ -154,8 +157,7 @@ class RequestObjectEscapes(Rule):
     # -- collecting stores ---------------------------------------------------------------------
 
     def stores(self) -> Iterator[Store]:
-        flask = self.analysis.flask
-        for function in flask.functions:
+        for function in self.model.functions_mentioning(self.request_names):
             aliases = self.aliases(function)
             for node in walk_local(function):
                 store = self.store_at(node, function, aliases)
@@ -217,6 +219,17 @@ class RequestObjectEscapes(Rule):
             return None
         return Store(call, function, escapee, holder, None, self.container_cleared(holder))
 
+    @cached_property
+    def request_names(self) -> re.Pattern[str]:
+        """Names through which a function can reach the request: only functions saying one of
+        them can store it (the proxies under their local names, the context stacks)."""
+        names = {"_get_current_object", "_request_ctx_stack", "_app_ctx_stack"}
+        for local, qualified in self.model.imports.names.items():
+            head = qualified.split(".")[0]
+            if qualified in REQUEST_GLOBALS or head in ("flask", "quart"):
+                names.add(local)
+        return words_pattern(names)
+
     # -- what is stored ------------------------------------------------------------------------
 
     def aliases(self, function: FunctionNode) -> dict[str, Escapee]:
@@ -239,13 +252,13 @@ class RequestObjectEscapes(Rule):
         return aliases
 
     def classify(self, expr: ast.AST, aliases: dict[str, Escapee]) -> Escapee | None:
-        flask = self.analysis.flask
+        flask = self.model.flask
         if isinstance(expr, ast.Name) and expr.id in aliases:
             return aliases[expr.id]
         if flask.request_global(expr):
             return Escapee("proxy", expr, expr)
         if isinstance(expr, ast.Attribute):
-            if self.analysis.imports.qualified_name(expr) in CONTEXT_STACK_TOPS:
+            if self.model.imports.qualified_name(expr) in CONTEXT_STACK_TOPS:
                 return Escapee("object", expr, expr)
             if expr.attr in PINNING_ATTRIBUTES and flask.request_global(expr.value) == "request":
                 return Escapee("object", expr, expr)
@@ -265,7 +278,7 @@ class RequestObjectEscapes(Rule):
     def classify_call(self, call: ast.Call, aliases) -> Escapee | None:
         func = call.func
         if isinstance(func, ast.Attribute):
-            proxy = self.analysis.flask.request_global(func.value)
+            proxy = self.model.flask.request_global(func.value)
             if func.attr == "_get_current_object" and proxy:
                 return Escapee("object", call, call)
             if func.attr in ("get", "getlist") and self.is_request_files(func.value):
@@ -292,7 +305,7 @@ class RequestObjectEscapes(Rule):
         return (
             isinstance(node, ast.Attribute)
             and node.attr == "files"
-            and self.analysis.flask.request_global(node.value) == "request"
+            and self.model.flask.request_global(node.value) == "request"
         )
 
     # -- where it is stored --------------------------------------------------------------------
@@ -304,13 +317,13 @@ class RequestObjectEscapes(Rule):
         if isinstance(expr, ast.Subscript):
             return self.holder(expr.value, function)
         if isinstance(expr, ast.Call) and dotted_name(expr.func) == "type" and len(expr.args) == 1:
-            klass = self.analysis.flask.functions[function].klass
+            klass = self.model.flask.info(function).klass
             return Holder("class", klass.name) if klass is not None else None
         if not isinstance(expr, ast.Attribute):
             return None
         owner = expr.value
         if expr.attr == "__class__":
-            klass = self.analysis.flask.functions[function].klass
+            klass = self.model.flask.info(function).klass
             return Holder("class", klass.name) if klass is not None else None
         if isinstance(owner, ast.Name) and owner.id == self.first_parameter(function):
             return self.self_attribute_holder(expr, function)
@@ -337,8 +350,8 @@ class RequestObjectEscapes(Rule):
         if isinstance(expr, ast.Name):
             if expr.id in self.module_containers:
                 return holder
-            qualified = self.analysis.imports.qualified_name(expr)
-            imports = self.analysis.imports
+            qualified = self.model.imports.qualified_name(expr)
+            imports = self.model.imports
             if subscript and qualified and qualified not in imports.imported_modules:
                 return holder if self.is_project_import(qualified) else None
             return None
@@ -350,7 +363,7 @@ class RequestObjectEscapes(Rule):
     def module_containers(self) -> set[str]:
         """Module-level names bound to a container literal or a container constructor."""
         names: set[str] = set()
-        for statement in _module_statements(self.analysis.tree.body):
+        for statement in _module_statements(self.model.tree.body):
             value = getattr(statement, "value", None)
             if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or value is None:
                 continue
@@ -367,9 +380,9 @@ class RequestObjectEscapes(Rule):
         return names
 
     def name_holder(self, name: ast.Name, function: FunctionNode) -> Holder | None:
-        flask = self.analysis.flask
+        flask = self.model.flask
         if name.id == self.first_parameter(function):
-            klass = flask.functions[function].klass
+            klass = flask.info(function).klass
             if klass is not None and self.is_classmethod(function):
                 return Holder("class", klass.name)
             if klass is not None and klass.name in self.singleton_classes:
@@ -381,7 +394,7 @@ class RequestObjectEscapes(Rule):
             return Holder("thread-local", name.id)
         if name.id in flask.classes:
             return Holder("class", name.id)
-        qualified = self.analysis.imports.qualified_name(name)
+        qualified = self.model.imports.qualified_name(name)
         if qualified in ("flask.current_app", "quart.current_app"):
             return Holder("app", name.id)
         if name.id in self.module_level_names:
@@ -391,7 +404,7 @@ class RequestObjectEscapes(Rule):
         return None
 
     def is_project_import(self, qualified: str) -> bool:
-        imports = self.analysis.imports
+        imports = self.model.imports
         if qualified in imports.imported_modules:
             return qualified.split(".")[0] not in ("flask", "quart", "werkzeug")
         if qualified.startswith("."):
@@ -410,7 +423,7 @@ class RequestObjectEscapes(Rule):
 
     def self_attribute_holder(self, expr: ast.Attribute, function) -> Holder | None:
         """``self.x`` as a holder: a thread-local the class keeps, or a singleton's attribute."""
-        klass = self.analysis.flask.functions[function].klass
+        klass = self.model.flask.info(function).klass
         if klass is None:
             return None
         if self.is_classmethod(function):
@@ -422,7 +435,7 @@ class RequestObjectEscapes(Rule):
         return None
 
     def first_parameter(self, function: FunctionNode) -> str | None:
-        info = self.analysis.flask.functions[function]
+        info = self.model.flask.info(function)
         if info.klass is None or self.is_staticmethod(function):
             return None
         arguments = function.args.posonlyargs + function.args.args
@@ -449,7 +462,7 @@ class RequestObjectEscapes(Rule):
     @cached_property
     def module_level_names(self) -> set[str]:
         names: set[str] = set()
-        for statement in _module_statements(self.analysis.tree.body):
+        for statement in _module_statements(self.model.tree.body):
             if isinstance(statement, ast.Assign):
                 for target in statement.targets:
                     names.update(n.id for n in walk(target) if isinstance(n, ast.Name))
@@ -460,7 +473,7 @@ class RequestObjectEscapes(Rule):
     def is_thread_local_call(self, node: ast.AST) -> bool:
         if not isinstance(node, ast.Call):
             return False
-        if self.analysis.imports.qualified_name(node.func) in THREAD_LOCAL_CLASSES:
+        if self.model.imports.qualified_name(node.func) in THREAD_LOCAL_CLASSES:
             return True
         return dotted_name(node.func) in self.thread_local_classes
 
@@ -471,11 +484,11 @@ class RequestObjectEscapes(Rule):
         changed = True
         while changed:
             changed = False
-            for name, klass in self.analysis.flask.classes.items():
+            for name, klass in self.model.flask.classes.items():
                 if name in found:
                     continue
                 for base in klass.bases:
-                    qualified = self.analysis.imports.qualified_name(base)
+                    qualified = self.model.imports.qualified_name(base)
                     if qualified in THREAD_LOCAL_CLASSES or dotted_name(base) in found:
                         found.add(name)
                         changed = True
@@ -484,7 +497,7 @@ class RequestObjectEscapes(Rule):
     @cached_property
     def thread_local_names(self) -> set[str]:
         names: set[str] = set()
-        for statement in _module_statements(self.analysis.tree.body):
+        for statement in _module_statements(self.model.tree.body):
             if isinstance(statement, ast.Assign) and self.is_thread_local_call(statement.value):
                 names.update(t.id for t in statement.targets if isinstance(t, ast.Name))
         return names
@@ -493,8 +506,9 @@ class RequestObjectEscapes(Rule):
     def thread_local_attributes(self) -> dict[str, set[str]]:
         """Per class: attributes bound to a thread-local (class body or ``self.x = local()``)."""
         found: dict[str, set[str]] = {}
-        for name, klass in self.analysis.flask.classes.items():
-            for node in walk(klass):
+        for name, klass in self.model.flask.classes.items():
+            scopes = [klass, *self.model.scopes.functions_in(klass)]
+            for node in (n for scope in scopes for n in walk_local(scope)):
                 if not isinstance(node, ast.Assign) or not self.is_thread_local_call(node.value):
                     continue
                 for target in node.targets:
@@ -507,12 +521,11 @@ class RequestObjectEscapes(Rule):
     @cached_property
     def singleton_classes(self) -> dict[str, str]:
         """Classes instantiated only at module level, mapped to the instance's name."""
-        flask = self.analysis.flask
+        flask = self.model.flask
         instantiated_in_functions = {
-            dotted_name(node.func)
-            for function in flask.functions
-            for node in walk_local(function)
-            if isinstance(node, ast.Call)
+            dotted_name(call.func)
+            for scope, call in self.model.calls_to(set(flask.module_instances.values()))
+            if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
         return {
             class_name: instance
@@ -523,7 +536,7 @@ class RequestObjectEscapes(Rule):
     @cached_property
     def teardown_resets(self) -> set[tuple[str, str]]:
         """``(holder last name, attribute)`` pairs a teardown deletes or resets; ``*``: all."""
-        flask = self.analysis.flask
+        flask = self.model.flask
         resets: set[tuple[str, str]] = set()
         for function in flask.reach_from(flask.teardowns):
             for node in walk_local(function):

@@ -91,7 +91,7 @@ class RequestTaint:
                     if new:
                         self.params[callee] |= new
                         queue.append(callee)
-            for nested in flask.functions[function].nested.values():
+            for nested in flask.nested(function).values():
                 if nested in self.params and nested in self.tainted:
                     queue.append(nested)  # closures see the parent's tainted locals
 
@@ -102,13 +102,13 @@ class RequestTaint:
         return set(names) | {a.arg for a in (function.args.vararg, function.args.kwarg) if a}
 
     def _is_method(self, function: FunctionNode) -> bool:
-        return self.flask.functions[function].klass is not None and not _has_decorator(
+        return self.flask.info(function).klass is not None and not _has_decorator(
             function, "staticmethod"
         )
 
     def _spread(self, function: FunctionNode) -> set[str]:
         tainted = set(self.params.get(function, ()))
-        parent = self.flask.functions[function].parent
+        parent = self.flask.info(function).parent
         if parent is not None:
             tainted |= self.tainted.get(parent, set())
         nodes = list(walk_local(function))
@@ -171,7 +171,7 @@ class UnboundedCache(Rule):
             yield finding
 
     def sites(self) -> Iterator[tuple[Finding, CacheUse]]:
-        flask = self.analysis.flask
+        flask = self.model.flask
         if not flask.request_time:
             return
         for cached in self.cached_callables:
@@ -219,11 +219,14 @@ class UnboundedCache(Rule):
 
     @cached_property
     def cached_callables(self) -> list[CachedCallable]:
-        flask = self.analysis.flask
+        flask = self.model.flask
         found: list[CachedCallable] = []
-        for function, info in flask.functions.items():
-            if info.parent is not None:
-                continue  # a cache made per call of its parent dies with it
+        # a cache made per call of a parent function dies with it: only module-level functions
+        # and methods of module-level classes keep theirs
+        for function in flask.outer_functions():
+            if not function.decorator_list:
+                continue
+            info = flask.info(function)
             plain_method = info.klass is not None and not any(
                 _has_decorator(function, name) for name in ("staticmethod", "classmethod")
             )
@@ -232,7 +235,7 @@ class UnboundedCache(Rule):
                 if use is not None:
                     klass = info.klass if plain_method else None
                     found.append(CachedCallable(use, function, klass, function.name))
-        for statement in self.analysis.tree.body:
+        for statement in self.model.tree.body:
             cached = self.call_form(statement)
             if cached is not None:
                 found.append(cached)
@@ -252,11 +255,11 @@ class UnboundedCache(Rule):
         if use is None:
             return None
         wrapped_name = dotted_name(statement.value.args[0]) or ""
-        wrapped = self.analysis.flask.module_functions.get(wrapped_name)
+        wrapped = self.model.flask.module_functions.get(wrapped_name)
         return CachedCallable(use, wrapped, None, statement.targets[0].id)
 
     def cache_use(self, expr: ast.expr) -> CacheUse | None:
-        imports = self.analysis.imports
+        imports = self.model.imports
         if isinstance(expr, (ast.Name, ast.Attribute)):
             qualified = imports.qualified_name(expr)
             if qualified == FUNCTOOLS_CACHE:
@@ -292,7 +295,7 @@ class UnboundedCache(Rule):
         if isinstance(node, ast.Call) and dotted_name(node.func) == "dict" and not node.args:
             return True
         if isinstance(node, ast.Name):
-            for statement in self.analysis.tree.body:
+            for statement in self.model.tree.body:
                 if isinstance(statement, ast.Assign) and any(
                     isinstance(t, ast.Name) and t.id == node.id for t in statement.targets
                 ):
@@ -303,16 +306,16 @@ class UnboundedCache(Rule):
 
     @cached_property
     def taint(self) -> RequestTaint:
-        return RequestTaint(self.analysis.flask)
+        return RequestTaint(self.model.flask)
 
     def taint_of(self, call: ast.Call, argument: ast.AST) -> bool:
-        function = self.analysis.flask.enclosing_function(call)
+        function = self.model.flask.enclosing_function(call)
         tainted = self.taint.tainted.get(function, set())
         return self.taint.is_tainted(argument, tainted)
 
     def request_call(self, cached: CachedCallable):
         """The first request-time call of ``cached`` with a request-derived argument."""
-        flask = self.analysis.flask
+        flask = self.model.flask
         for function, reach in flask.request_time.items():
             for call in (n for n in walk_local(function) if isinstance(n, ast.Call)):
                 if not self.calls(call, cached):
@@ -323,7 +326,7 @@ class UnboundedCache(Rule):
         return None
 
     def calls(self, call: ast.Call, cached: CachedCallable) -> bool:
-        flask = self.analysis.flask
+        flask = self.model.flask
         called = flask.functions_called(call.func, call)
         if cached.function is not None and cached.function in called:
             return cached.function.name == cached.name  # the call form's wrapped function: uncached
@@ -335,7 +338,7 @@ class UnboundedCache(Rule):
     @cached_property
     def per_request_classes(self) -> dict[str, str]:
         """Classes instantiated per request, mapped to where (a reach description)."""
-        flask = self.analysis.flask
+        flask = self.model.flask
         found: dict[str, str] = {}
         for function, reach in flask.request_time.items():
             for node in walk_local(function):
@@ -359,7 +362,7 @@ class UnboundedCache(Rule):
         return None
 
     def class_and_bases(self, class_name: str) -> set[str]:
-        classes = self.analysis.flask.classes
+        classes = self.model.flask.classes
         seen: set[str] = set()
         stack = [class_name]
         while stack:
@@ -377,7 +380,7 @@ class UnboundedCache(Rule):
         wanted = {(f.line, f.col) for f in context.findings if f.fixable}
         uses = [
             use
-            for finding, use in type(self)(context.analysis).sites()
+            for finding, use in type(self)(context.model).sites()
             if finding.fixable and (finding.line, finding.col) in wanted
         ]
         if not uses:
@@ -439,7 +442,7 @@ class _CacheRewrite:
         self.context = context
         self.uses = uses
         self.maxsize = int(context.options.cache_maxsize)
-        self.imports = context.analysis.imports
+        self.imports = context.model.imports
 
     def run(self):
         import libcst as cst
@@ -538,7 +541,7 @@ class _CacheRewrite:
         statement = next(
             (
                 node
-                for node in walk(self.context.analysis.tree)
+                for node in walk(self.context.model.tree)
                 if isinstance(node, ast.ImportFrom)
                 and node.module == "functools"
                 and node.level == 0
@@ -562,7 +565,7 @@ class _CacheRewrite:
         fixed = {id(use.expr) for use in self.uses}
         still_used = any(
             isinstance(node, ast.Name) and node.id == cache_name and id(node) not in fixed
-            for node in walk(self.context.analysis.tree)
+            for node in walk(self.context.model.tree)
         )
         return cst_import, "lru_cache", cache_name, not still_used
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from ..astutil import FunctionNode, dotted_name, keyword_value, short_source, walk, walk_executed
 from ..finding import Finding
-from ..flask_model import Reach
+from ..model.flask import Reach
 from ..rule import Rule
 
 GET_LOGGER = {"logging.getLogger", "logging.root.getChild", "logging.root.manager.getLogger"}
@@ -33,11 +33,11 @@ class LoggerPerRequest(Rule):
     request_time_only = True
 
     def check(self) -> Iterator[Finding]:
-        flask = self.analysis.flask
+        flask = self.model.flask
         self.module_constants = self.constant_module_names()
-        for node in walk(self.analysis.tree):
-            if not isinstance(node, ast.Call):
-                continue
+        names = {"getLogger", "addHandler", "getChild"}
+        names |= {local for local, target in self.model.imports.names.items() if target in GET_LOGGER}
+        for _, node in self.model.calls_to(names):
             kind = self.call_kind(node)
             if kind is None:
                 continue
@@ -60,7 +60,7 @@ class LoggerPerRequest(Rule):
             return "addHandler"
         if isinstance(func, ast.Attribute) and func.attr == "getChild" and call.args:
             return "getChild"
-        if self.analysis.imports.qualified_name(func) in GET_LOGGER:
+        if self.model.imports.qualified_name(func) in GET_LOGGER:
             return "getLogger"
         return None
 
@@ -69,7 +69,7 @@ class LoggerPerRequest(Rule):
     def constant_module_names(self) -> set[str]:
         """Module-level names bound only to constant expressions (``LOGGER_NAME = "audit"``)."""
         values: dict[str, list[ast.expr]] = {}
-        for statement in self.analysis.tree.body:
+        for statement in self.model.tree.body:
             if isinstance(statement, ast.Assign):
                 for target in statement.targets:
                     if isinstance(target, ast.Name):
@@ -134,13 +134,13 @@ class LoggerPerRequest(Rule):
         return None
 
     def is_request(self, node: ast.expr) -> bool:
-        return self.analysis.imports.qualified_name(node) in REQUEST_PROXIES
+        return self.model.imports.qualified_name(node) in REQUEST_PROXIES
 
     def constant_class_attribute(self, node: ast.Attribute, function: FunctionNode) -> bool:
         """``self.logger_name`` where the class sets ``logger_name = "billing"``."""
         if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
             return False
-        klass = self.analysis.flask.functions[function].klass
+        klass = self.model.flask.info(function).klass
         if klass is None:
             return False
         for statement in klass.body:
@@ -216,12 +216,12 @@ class LoggerPerRequest(Rule):
 
     def varying_argument(self, name: str, function: FunctionNode, seen: set[str]) -> str | None:
         """A parameter: varying when a call in this module passes a varying value for it."""
-        flask = self.analysis.flask
+        flask = self.model.flask
         entries = [entry for entry in flask.entry_points if entry.function is function]
         if any(entry.kind in URL_ENTRY_KINDS for entry in entries):
             return f"`{name}`"  # a view argument: a value from the URL
         position = self.parameters(function).index(name)
-        if flask.functions[function].klass is not None:
+        if flask.info(function).klass is not None:
             position -= 1  # self/cls is not written at the call
         for caller in flask.request_time:
             for call in walk_executed(caller.body):
@@ -235,7 +235,7 @@ class LoggerPerRequest(Rule):
 
     def called_by(self, call: ast.Call) -> list[FunctionNode]:
         """The functions defined here that a call runs: ``f()``, ``self.f()``, ``Class()``."""
-        flask = self.analysis.flask
+        flask = self.model.flask
         found = list(flask.functions_called(call.func, call))
         class_name = dotted_name(call.func)
         if class_name in flask.classes:
@@ -265,7 +265,7 @@ class LoggerPerRequest(Rule):
             return any(
                 isinstance(node, ast.Assign)
                 and any(isinstance(t, ast.Name) and t.id == receiver.id for t in node.targets)
-                and self.analysis.imports.qualified_name(getattr(node.value, "func", None))
+                and self.model.imports.qualified_name(getattr(node.value, "func", None))
                 == "logging.Logger"
                 for node in walk_executed(function.body)
             )  # a logger object of its own, not the cached one: it goes with the request

@@ -14,14 +14,15 @@ from ..astutil import (
     FunctionNode,
     dotted_name,
     keyword_value,
-    parent_map,
     short_source,
     walk_executed,
     walk,
 )
 from ..finding import Finding
-from ..flask_model import Reach
+from ..model.flask import Reach
+from ..model.text import words_pattern
 from ..rule import Rule
+from ..scan import scan
 
 SQLALCHEMY_LISTEN = {"sqlalchemy.event.listen", "sqlalchemy.event.api.listen"}
 SQLALCHEMY_LISTENS_FOR = {"sqlalchemy.event.listens_for", "sqlalchemy.event.api.listens_for"}
@@ -102,13 +103,19 @@ class ListenerPerRequest(Rule):
     request_time_only = True
 
     def check(self) -> Iterator[Finding]:
-        flask = self.analysis.flask
+        flask = self.model.flask
         if not flask.request_time:
             return
-        self.parents: dict[ast.AST, ast.AST] = {}
-        for node in walk(self.analysis.tree):
-            if not isinstance(node, (ast.Call, ast.Attribute)):
-                continue
+        words = FLASK_REGISTERS | FLASK_DECORATOR_FACTORIES | {
+            "register", "listen", "listens_for", "connect", "connect_via",
+        }
+        for scope in self.model.scopes_mentioning(words_pattern(words)):
+            self.scope = scope
+            yield from self.check_scope(scope)
+
+    def check_scope(self, scope: ast.AST) -> Iterator[Finding]:
+        flask = self.model.flask
+        for node in scan(scope).of_any(ast.Call, ast.Attribute):
             reach = flask.request_reach(node)
             if reach is None:
                 continue
@@ -120,9 +127,8 @@ class ListenerPerRequest(Rule):
     # -- recognising registrations -------------------------------------------------------------
 
     def parent(self, node: ast.AST) -> ast.AST | None:
-        if not self.parents:
-            self.parents = parent_map(self.analysis.tree)
-        return self.parents.get(node)
+        """The parent of a node of the scope being checked (``self.scope``)."""
+        return self.model.parents(self.scope).get(node)
 
     def decorated(self, node: ast.AST) -> ast.AST | None:
         """The ``def`` or ``class`` a node decorates, if it is a decorator."""
@@ -149,7 +155,7 @@ class ListenerPerRequest(Rule):
             if self.decorated(node) is not None and self.flask_registers(node, node.attr):
                 return Registration(node, "flask", f"@{short_source(node, 40)}")
             return None
-        qualified = self.analysis.imports.qualified_name(node.func) or ""
+        qualified = self.model.imports.qualified_name(node.func) or ""
         name = dotted_name(node.func) or ""
         if qualified in ATEXIT_REGISTER:
             return Registration(node, "atexit", self.render(node))
@@ -174,7 +180,7 @@ class ListenerPerRequest(Rule):
 
     def flask_registers(self, attribute: ast.Attribute, method: str) -> bool:
         names = FLASK_REGISTERS | FLASK_DECORATOR_FACTORIES
-        return method in names and self.analysis.flask.is_flask_object(attribute.value)
+        return method in names and self.model.flask.is_flask_object(attribute.value)
 
     def sqlalchemy_listen(self, call: ast.Call, function: FunctionNode) -> Registration | None:
         if len(call.args) < 3:
@@ -226,8 +232,8 @@ class ListenerPerRequest(Rule):
         if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
             owner = expr.value.id
             if owner in ("self", "cls"):
-                klass = self.analysis.flask.functions[function].klass
-                return klass is not None and klass.name in self.analysis.flask.view_classes
+                klass = self.model.flask.info(function).klass
+                return klass is not None and klass.name in self.model.flask.view_classes
             return self.bound_in_body(owner, function)
         return False
 
@@ -260,7 +266,7 @@ class ListenerPerRequest(Rule):
             return False
         for node in walk(function):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                qualified = self.analysis.imports.qualified_name(node.func) or ""
+                qualified = self.model.imports.qualified_name(node.func) or ""
                 name = dotted_name(node.func) or ""
                 if qualified in undo or name in undo or node.func.attr in undo:
                     return True

@@ -9,12 +9,13 @@ stored: the pool's connection stays checked out until the garbage collector fina
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from functools import cached_property
 
-from ..astutil import FunctionNode, dotted_name, parent_map, walk
+from ..astutil import FunctionNode, dotted_name
 from ..finding import Finding, FixSafety
-from ..resources import (
+from ..model.resources import (
     Binding,
     Opener,
     Outcome,
@@ -28,7 +29,9 @@ from ..resources import (
     summary,
     with_header,
 )
+from ..model.text import words_pattern
 from ..rule import Rule
+from ..scan import scan
 
 
 ENGINE_MAKERS = {
@@ -73,25 +76,42 @@ class ConnectionNotClosed(Rule):
 
     # -- what opens a connection ---------------------------------------------------------------
 
+    def _bound_kind(self, name: str) -> str | None:
+        """What this module assigns to a dotted name: "engine", "sessionmaker", "other" (another
+        call) or "unknown"; None when it assigns nothing to it."""
+        if name not in self._bound_kinds:
+            kind = None
+            assigned = re.compile(r"(?<![\w.])" + re.escape(name) + r"\s*(?::[^=\n]*)?=(?!=)")
+            for scope in self.model.scopes_mentioning(assigned):
+                for node in scan(scope).of_any(ast.Assign, ast.AnnAssign):
+                    if node.value is None:
+                        continue
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    if any(dotted_name(target) == name for target in targets):
+                        if kind not in ("engine", "sessionmaker"):
+                            kind = self._value_kind(node.value)
+            self._bound_kinds[name] = kind
+        return self._bound_kinds[name]
+
     @cached_property
-    def _bound_kinds(self) -> dict[str, str]:
-        """Dotted names assigned in this module: "engine", "sessionmaker", or "other"."""
-        kinds: dict[str, str] = {}
-        for node in walk(self.analysis.tree):
-            if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
-                continue
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            kind = self._value_kind(node.value)
-            for target in targets:
-                name = dotted_name(target)
-                if name and kinds.get(name) not in ("engine", "sessionmaker"):
-                    kinds[name] = kind
-        return kinds
+    def _bound_kinds(self) -> dict[str, str | None]:
+        return {}
+
+    @cached_property
+    def _sessionmaker_names(self) -> set[str]:
+        """Names this module binds to a ``sessionmaker(...)``: calling one opens a session."""
+        names: set[str] = set()
+        for scope, call in self.model.calls_of(SESSION_MAKERS):
+            parent = self.model.parents(scope).get(call)
+            if isinstance(parent, (ast.Assign, ast.AnnAssign)):
+                targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+                names.update(dotted_name(t).rsplit(".", 1)[-1] for t in targets if dotted_name(t))
+        return names
 
     def _value_kind(self, value: ast.expr) -> str:
         if self._makes_engine(value):
             return "engine"
-        if isinstance(value, ast.Call) and self.analysis.imports.qualified_name(
+        if isinstance(value, ast.Call) and self.model.imports.qualified_name(
             value.func
         ) in SESSION_MAKERS:
             return "sessionmaker"
@@ -105,7 +125,7 @@ class ConnectionNotClosed(Rule):
         if isinstance(value, ast.Call):
             if isinstance(value.func, ast.Attribute) and value.func.attr == "get_engine":
                 return True
-            return self.analysis.imports.qualified_name(value.func) in ENGINE_MAKERS
+            return self.model.imports.qualified_name(value.func) in ENGINE_MAKERS
         return False
 
     def is_engine(self, expr: ast.expr) -> bool:
@@ -115,7 +135,7 @@ class ConnectionNotClosed(Rule):
         name = dotted_name(expr)
         if name is None:
             return False
-        kind = self._bound_kinds.get(name)
+        kind = self._bound_kind(name)
         if kind == "engine":
             return True
         if kind in ("other", "sessionmaker"):
@@ -125,7 +145,7 @@ class ConnectionNotClosed(Rule):
 
     @cached_property
     def _has_sessionmaker(self) -> bool:
-        return "sessionmaker" in self.analysis.text
+        return "sessionmaker" in self.model.text
 
     def opener_of(self, call: ast.Call) -> Opener | None:
         func = call.func
@@ -138,7 +158,7 @@ class ConnectionNotClosed(Rule):
             if func.attr == "raw_connection":
                 return Opener(call, "connection", needs_closing=True)
             return None
-        qualified = self.analysis.imports.qualified_name(func)
+        qualified = self.model.imports.qualified_name(func)
         if qualified in DBAPI_CONNECT:
             return Opener(call, "database connection", needs_closing=True)
         if qualified in SESSION_CLASSES:
@@ -148,32 +168,36 @@ class ConnectionNotClosed(Rule):
         if isinstance(func, ast.Call) and self._value_kind(func) == "sessionmaker":
             return Opener(call, "session")  # sessionmaker(bind=engine)()
         name = dotted_name(func)
-        if name is not None and self._bound_kinds.get(name) == "sessionmaker":
+        if name is not None and self._bound_kind(name) == "sessionmaker":
             return Opener(call, "session")
         return None
 
     # -- checking ------------------------------------------------------------------------------
 
     @cached_property
-    def openers(self) -> dict[ast.Call, Opener]:
-        """Every opener call in the module, found in one walk."""
+    def _opener_scopes(self) -> dict[ast.Call, tuple[Opener, ast.AST]]:
+        """Every opener call of the module, with the scope it is written in."""
+        names = CANDIDATE_CALLEES | self._sessionmaker_names
+        pattern = words_pattern(names, r"\s*\(")
+        if self._has_sessionmaker:  # ``sessionmaker(bind=engine)()``
+            pattern = re.compile(pattern.pattern + r"|\bsessionmaker\b")
         found = {}
-        for node in walk(self.analysis.tree):
-            if isinstance(node, ast.Call):
+        for scope in self.model.scopes_mentioning(pattern):
+            for node in scan(scope).of(ast.Call):
                 opener = self.opener_of(node)
                 if opener is not None:
-                    found[node] = opener
+                    found[node] = (opener, scope)
         return found
 
     @cached_property
-    def parents(self) -> dict[ast.AST, ast.AST]:
-        return parent_map(self.analysis.tree)
+    def openers(self) -> dict[ast.Call, Opener]:
+        return {call: opener for call, (opener, _) in self._opener_scopes.items()}
 
-    def enclosing_function(self, node: ast.AST) -> FunctionNode | None:
-        parent = self.parents.get(node)
-        while parent is not None and not isinstance(parent, FUNCTION_TYPES):
-            parent = self.parents.get(parent)
-        return parent
+    def enclosing_function(self, call: ast.Call) -> FunctionNode | None:
+        scope = self._opener_scopes[call][1]
+        while isinstance(scope, ast.ClassDef):
+            scope = self.model.scopes.parent_scope(scope)
+        return scope if isinstance(scope, FUNCTION_TYPES) else None
 
     def judged_bindings(self) -> Iterator[tuple[Binding, Outcome, object]]:
         functions = {self.enclosing_function(call) for call in self.openers}
@@ -185,7 +209,7 @@ class ConnectionNotClosed(Rule):
                 yield binding, judge(facts), facts
 
     def check(self) -> Iterator[Finding]:
-        if not self.openers or self.analysis.imports.imports_any("alembic"):
+        if not self.openers or self.model.imports.imports_any("alembic"):
             # An Alembic migration or env.py runs once per deploy in the migration tool, not in
             # the long-running service; its sessions are bound to Alembic's own connection.
             return
@@ -193,8 +217,8 @@ class ConnectionNotClosed(Rule):
             message = self.binding_message(binding, outcome)
             if message is not None:
                 yield self.finding(binding.statement, message)
-        for call, opener in self.openers.items():
-            if dropped_inline(call, self.parents):
+        for call, (opener, scope) in self._opener_scopes.items():
+            if dropped_inline(call, self.model.parents(scope)):
                 where = self.where(self.enclosing_function(call))
                 yield self.finding(
                     call,
@@ -206,12 +230,11 @@ class ConnectionNotClosed(Rule):
     def where(self, function: FunctionNode | None) -> str:
         if function is None:
             return "at import time"
-        flask = self.analysis.flask
+        flask = self.model.flask
         reach = flask.request_time.get(function)
         if reach is not None:
             return reach.describe()
-        info = flask.functions.get(function)
-        return f"in `{info.qualname if info else function.name}`"
+        return f"in `{flask.info(function).qualname}`"
 
     def binding_message(self, binding: Binding, outcome: Outcome) -> str | None:
         if outcome.verdict in (Verdict.MANAGED, Verdict.HANDED_ON, Verdict.CLOSED):

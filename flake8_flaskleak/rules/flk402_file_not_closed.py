@@ -13,7 +13,7 @@ from functools import cached_property
 
 from ..astutil import FunctionNode, dotted_name, keyword_value, walk
 from ..finding import Finding, FixSafety
-from ..resources import (
+from ..model.resources import (
     Binding,
     Opener,
     Outcome,
@@ -23,7 +23,9 @@ from ..resources import (
     judge,
     leak_message,
 )
+from ..model.text import words_pattern
 from ..rule import Rule
+from ..scan import scan
 
 FILE_OPENERS = {
     "io.open", "codecs.open", "gzip.open", "gzip.GzipFile", "bz2.open", "bz2.BZ2File",
@@ -68,9 +70,13 @@ class FileNotClosed(Rule):
     def _path_names(self) -> set[str]:
         """Dotted names assigned a ``pathlib.Path`` somewhere in this module."""
         names: set[str] = set()
+        path_classes = {name.rsplit(".", 1)[-1] for name in PATH_CLASSES} | {
+            local for local, target in self.model.imports.names.items() if target in PATH_CLASSES
+        }
+        scopes = [self.model.tree, *self.model.scopes_mentioning(words_pattern(path_classes))]
         assignments = [
-            node for node in walk(self.analysis.tree)
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+            node for scope in dict.fromkeys(scopes) for node in scan(scope).of_any(ast.Assign, ast.AnnAssign)
+            if node.value is not None
         ]
         for _ in range(3):  # BASE = Path(...); STATIC = BASE / "static"
             for node in assignments:
@@ -86,7 +92,7 @@ class FileNotClosed(Rule):
         if isinstance(expr, ast.Attribute) and expr.attr == "parent":
             return self.is_path(expr.value, known)
         if isinstance(expr, ast.Call):
-            if self.analysis.imports.qualified_name(expr.func) in PATH_CLASSES:
+            if self.model.imports.qualified_name(expr.func) in PATH_CLASSES:
                 return True
             func = expr.func
             return (
@@ -95,20 +101,20 @@ class FileNotClosed(Rule):
                 and self.is_path(func.value, known)
             )
         if isinstance(expr, ast.Name):
-            if self.analysis.imports.qualified_name(expr) in PATH_CLASSES:
+            if self.model.imports.qualified_name(expr) in PATH_CLASSES:
                 return True  # the receiver of Path.cwd()
         return dotted_name(expr) in known
 
     @cached_property
     def _open_is_builtin(self) -> bool:
         """Whether the name ``open`` is the builtin here (not imported, not defined)."""
-        if self.analysis.imports.is_imported("open"):
+        if self.model.imports.is_imported("open"):
             return False
         return not any(
             isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "open"
             or isinstance(node, ast.Assign)
             and any(isinstance(t, ast.Name) and t.id == "open" for t in node.targets)
-            for node in self.analysis.tree.body
+            for node in self.model.tree.body
         )
 
     def _is_builtin_open(self, func: ast.expr) -> bool:
@@ -121,7 +127,7 @@ class FileNotClosed(Rule):
             return None  # the cheap test, for the many calls of a file
         if self._is_builtin_open(func):
             return Opener(call, "file")
-        qualified = self.analysis.imports.qualified_name(func)
+        qualified = self.model.imports.qualified_name(func)
         if qualified in FILE_OPENERS:
             # Closing a NamedTemporaryFile deletes it: code that hands on its path may break.
             deletes = qualified == "tempfile.NamedTemporaryFile" and not _is_false(
@@ -131,7 +137,7 @@ class FileNotClosed(Rule):
         if isinstance(func, ast.Attribute):
             if func.attr == "open" and self.is_path(func.value):
                 return Opener(call, "file")
-            if func.attr in FLASK_RESOURCE_OPENERS and self.analysis.flask.is_flask_object(
+            if func.attr in FLASK_RESOURCE_OPENERS and self.model.flask.is_flask_object(
                 func.value
             ):
                 return Opener(call, "file")
@@ -141,11 +147,12 @@ class FileNotClosed(Rule):
     def openers(self) -> dict[ast.Call, Opener]:
         """Every opener call in the module, found in one walk."""
         found = {}
-        for node in walk(self.analysis.tree):
-            if isinstance(node, ast.Call):
-                opener = self.opener_of(node)
-                if opener is not None:
-                    found[node] = opener
+        names = set(CANDIDATE_CALLEES)
+        names |= {local for local, target in self.model.imports.names.items() if target in FILE_OPENERS}
+        for _, node in self.model.calls_to(names):
+            opener = self.opener_of(node)
+            if opener is not None:
+                found[node] = opener
         return found
 
     def judged_bindings(self) -> Iterator[tuple[Binding, Outcome, object]]:
@@ -155,24 +162,24 @@ class FileNotClosed(Rule):
                 yield binding, judge(facts), facts
 
     def request_functions(self) -> Iterator[FunctionNode]:
-        for function in self.analysis.flask.request_time:
+        for function in self.model.flask.request_time:
             if function.name not in ("__enter__", "__aenter__"):
                 yield function
 
     def may_have_request_code(self) -> bool:
         """A cheap test before the Flask model is built: most files that open files are not
         Flask code. A module with no request code of its own may be called from another's."""
-        analysis = self.analysis
-        extra = tuple(d.rsplit(".", 1)[-1] for d in analysis.options.request_decorators)
-        if any(marker in analysis.text for marker in REQUEST_CODE_MARKERS + extra):
+        model = self.model
+        extra = tuple(d.rsplit(".", 1)[-1] for d in model.options.request_decorators)
+        if any(marker in model.text for marker in REQUEST_CODE_MARKERS + extra):
             return True
-        project = analysis.project
-        return project is not None and bool(project.reached_from_elsewhere(analysis.path))
+        project = model.project
+        return project is not None and bool(project.reached_from_elsewhere(model.path))
 
     def check(self) -> Iterator[Finding]:
         if not self.may_have_request_code() or not self.openers:
             return  # both before the Flask model is built; the text test before any walk
-        request_time = self.analysis.flask.request_time
+        request_time = self.model.flask.request_time
         for binding, outcome, _ in self.judged_bindings():
             where = request_time[binding.function].describe()
             message = leak_message(binding, outcome, where, CONSEQUENCE)

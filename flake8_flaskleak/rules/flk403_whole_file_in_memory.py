@@ -76,7 +76,7 @@ class WholeFileInMemory(Rule):
     request_time_only = True
 
     def check(self) -> Iterator[Finding]:
-        flask = self.analysis.flask
+        flask = self.model.flask
         reported: set[ast.AST] = set()
         views: set[FunctionNode] = set()
         for entry in flask.entry_points:
@@ -130,7 +130,7 @@ class WholeFileInMemory(Rule):
         method, receiver = node.func.attr, node.func.value
         if method in PATH_READS and not node.args:
             return "file"
-        if method == "get_data" and self.analysis.flask.request_global(receiver) == "request":
+        if method == "get_data" and self.model.flask.request_global(receiver) == "request":
             return "upload"
         if method in WHOLE_READS and _reads_everything(node):
             kind = self.source_kind(receiver, sources)
@@ -140,7 +140,7 @@ class WholeFileInMemory(Rule):
     def source_kind(self, node: ast.AST, sources: dict[str, str]) -> str | None:
         """What a receiver is: an open ``file``, a ``remote`` stream, an ``upload``, a ``path``,
         a requests ``response``; ``None`` when unknown."""
-        flask = self.analysis.flask
+        flask = self.model.flask
         if isinstance(node, ast.Name):
             if node.id in sources:
                 return sources[node.id]
@@ -175,17 +175,17 @@ class WholeFileInMemory(Rule):
 
     def qualified_callee(self, func: ast.expr) -> str | None:
         if isinstance(func, ast.Name) and func.id == "open":
-            shadowed = self.analysis.imports.is_imported("open") or (
-                "open" in self.analysis.flask.module_functions
+            shadowed = self.model.imports.is_imported("open") or (
+                "open" in self.model.flask.module_functions
             )
             return None if shadowed else "builtins.open"
-        return self.analysis.imports.qualified_name(func)
+        return self.model.imports.qualified_name(func)
 
     def is_request_files(self, node: ast.AST) -> bool:
         return (
             isinstance(node, ast.Attribute)
             and node.attr == "files"
-            and self.analysis.flask.request_global(node.value) == "request"
+            and self.model.flask.request_global(node.value) == "request"
         )
 
     def sources(self, function: FunctionNode) -> dict[str, str]:
@@ -247,7 +247,7 @@ class WholeFileInMemory(Rule):
             body = expr.args[0] if expr.args else _keyword(expr, "response")
             return self.carried(body, function, seen) if body is not None else []
         found: list[Read] = []
-        for callee in self.analysis.flask.functions_called(func, expr):
+        for callee in self.model.flask.functions_called(func, expr):
             for node in walk_local(callee):
                 if isinstance(node, ast.Return) and node.value is not None:
                     found.extend(self.carried(node.value, callee, seen))
@@ -278,7 +278,7 @@ class WholeFileInMemory(Rule):
 
     @cached_property
     def file_sets_max_content_length(self) -> bool:
-        return "MAX_CONTENT_LENGTH" in self.analysis.text
+        return "MAX_CONTENT_LENGTH" in self.model.text
 
     def upload_is_bounded(self, function: FunctionNode) -> bool:
         """A size limit in sight: ``MAX_CONTENT_LENGTH`` set in this module, or a length check."""

@@ -52,34 +52,34 @@ class ThreadPerRequest(Rule):
     request_time_only = True
 
     def check(self) -> Iterator[Finding]:
-        flask = self.analysis.flask
+        flask = self.model.flask
         for function, reach in flask.request_time.items():
             for node in walk_local(function):
                 if not isinstance(node, ast.Call):
                     continue
                 if self.is_thread_class(node.func):
                     yield self.finding(node, self.thread_message(node, function, reach))
-                elif self.analysis.imports.qualified_name(node.func) in EXECUTOR_CLASSES:
+                elif self.model.imports.qualified_name(node.func) in EXECUTOR_CLASSES:
                     yield self.finding(node, self.executor_message(node, function, reach))
 
     # -- threads -------------------------------------------------------------------------------
 
     def is_thread_class(self, func: ast.expr) -> bool:
         return (
-            self.analysis.imports.qualified_name(func) in THREAD_CLASSES
+            self.model.imports.qualified_name(func) in THREAD_CLASSES
             or dotted_name(func) in self.thread_subclasses
         )
 
     @cached_property
     def thread_subclasses(self) -> set[str]:
-        classes = self.analysis.flask.classes
+        classes = self.model.flask.classes
         found: set[str] = set()
         changed = True
         while changed:
             changed = False
             for name, klass in classes.items():
                 if name not in found and any(
-                    self.analysis.imports.qualified_name(base) in THREAD_CLASSES
+                    self.model.imports.qualified_name(base) in THREAD_CLASSES
                     or dotted_name(base) in found
                     for base in klass.bases
                 ):
@@ -113,7 +113,7 @@ class ThreadPerRequest(Rule):
 
     def targets(self, call: ast.Call, function: FunctionNode) -> tuple[bool, list[FunctionNode]]:
         """Whether the target is wrapped in ``copy_current_request_context``, and what it runs."""
-        flask = self.analysis.flask
+        flask = self.model.flask
         name = dotted_name(call.func)
         if name in self.thread_subclasses:
             run = flask.all_methods(name).get("run")
@@ -132,14 +132,14 @@ class ThreadPerRequest(Rule):
         return copied, flask.functions_called(target, call)
 
     def is_copy_context(self, node: ast.expr) -> bool:
-        return self.analysis.imports.qualified_name(node) in COPY_CONTEXT
+        return self.model.imports.qualified_name(node) in COPY_CONTEXT
 
     def is_copied(self, target: FunctionNode) -> bool:
         return any(self.is_copy_context(d) for d in target.decorator_list)
 
     def reads_request(self, target: FunctionNode) -> str | None:
         """``request``/``session``/``g`` if the target (or what it calls) reads one."""
-        flask = self.analysis.flask
+        flask = self.model.flask
         seen = {target}
         queue = deque([(target, 0)])
         while queue:

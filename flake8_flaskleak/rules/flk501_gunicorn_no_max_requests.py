@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..finding import Finding, FixSafety
-from ..gunicorn_config import append_settings, effective_assignments, is_gunicorn_config
+from ..model.gunicorn import append_settings, effective_assignments, is_gunicorn_config
 from ..options import Options
 from ..rule import Rule
 
@@ -37,8 +37,8 @@ class GunicornNoMaxRequests(Rule):
         return is_gunicorn_config(path, options)
 
     def check(self) -> Iterator[Finding]:
-        tree = self.analysis.tree
-        if not is_gunicorn_config(self.analysis.path, self.analysis.options, tree):
+        tree = self.model.tree
+        if not is_gunicorn_config(self.model.path, self.model.options, tree):
             return
         statements, all_off = effective_assignments(tree, "max_requests")
         advice = (
@@ -61,7 +61,7 @@ class GunicornNoMaxRequests(Rule):
     def fix(self, context):
         if not context.findings:
             return None
-        tree = self.analysis.tree
+        tree = self.model.tree
         lines = [f"max_requests = {MAX_REQUESTS}"]
         jitter, jitter_off = effective_assignments(tree, "max_requests_jitter")
         if jitter and not jitter_off:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..finding import Finding, FixSafety
-from ..gunicorn_config import (
+from ..model.gunicorn import (
     append_settings,
     assigned_value,
     effective_assignments,
@@ -36,8 +36,8 @@ class GunicornNoJitter(Rule):
 
     def _setting(self):
         """The first assignment that turns ``max_requests`` on, when jitter is missing."""
-        tree = self.analysis.tree
-        if not is_gunicorn_config(self.analysis.path, self.analysis.options, tree):
+        tree = self.model.tree
+        if not is_gunicorn_config(self.model.path, self.model.options, tree):
             return None
         statements, all_off = effective_assignments(tree, "max_requests")
         jitter, jitter_off = effective_assignments(tree, "max_requests_jitter")

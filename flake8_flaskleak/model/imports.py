@@ -10,17 +10,23 @@ Flask code often imports ``current_app`` inside the function that uses it.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 
-from .astutil import dotted_name, walk
+from ..astutil import dotted_name
 
 
 class ImportResolver:
-    def __init__(self, tree: ast.Module, module_name: str = "", is_package: bool = False):
+    def __init__(
+        self,
+        statements: Iterable[ast.Import | ast.ImportFrom],
+        module_name: str = "",
+        is_package: bool = False,
+    ):
         self.module_name = module_name
         self.is_package = is_package
         self.names: dict[str, str] = {}
         self.imported_modules: set[str] = set()
-        for node in walk(tree):
+        for node in statements:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     self.imported_modules.add(alias.name)

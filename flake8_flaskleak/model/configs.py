@@ -18,11 +18,12 @@ from __future__ import annotations
 import ast
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .astutil import constant_truthiness, dotted_name, string_value, walk
-from .options import Options
+from ..astutil import constant_truthiness, dotted_name, string_value, walk
+from ..options import Options
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"
@@ -223,9 +224,13 @@ class _RawFromObject:
 class ConfigModel:
     """All config classes and config writes of one module."""
 
-    def __init__(self, tree: ast.Module, path: str, options: Options, is_app_config):
+    def __init__(
+        self, tree: ast.Module, path: str, options: Options, is_app_config, config_lines: list[int]
+    ):
         self.options = options
         self._is_app_config = is_app_config  # callable: is this expression ``<app>.config``?
+        # Lines whose text says ``.config``: only statements there can write the app's config.
+        self._config_lines = config_lines
         self._read_path(path)
         self.classes: dict[str, ConfigClass] = {}
         self.settings: list[ConfigSetting] = []  # config writes outside config classes
@@ -318,6 +323,8 @@ class ConfigModel:
         environment = self._environment(branches, function_words)
         if top_level:
             self._visit_module_assignment(statement, environment, conditional=bool(branches))
+        if not self._mentions_config(statement):
+            return
         if isinstance(statement, ast.Assign):
             for target in statement.targets:
                 if (
@@ -332,6 +339,11 @@ class ConfigModel:
         for node in walk(statement):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 self._visit_config_call(node, environment)
+
+    def _mentions_config(self, statement: ast.stmt) -> bool:
+        lines = self._config_lines
+        position = bisect_left(lines, statement.lineno)
+        return position < len(lines) and lines[position] <= (statement.end_lineno or statement.lineno)
 
     def _visit_module_assignment(
         self, statement: ast.stmt, environment: str, conditional: bool

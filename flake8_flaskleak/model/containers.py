@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from .astutil import (
+from ..astutil import (
     FunctionNode,
     dotted_name,
     local_bindings,
@@ -32,7 +33,8 @@ from .astutil import (
     walk_statements_local,
     walk,
 )
-from .flask_model import FlaskModel, Reach
+from .flask import FlaskModel, Reach
+from .text import words_pattern
 
 ContainerKey = tuple[str, str, str]  # (scope, owner class or "", name)
 GLOBAL, CLASS, OBJECT = "global", "class", "object"
@@ -211,22 +213,15 @@ def _assignment_pairs(statement: ast.AST) -> list[tuple[ast.expr, ast.expr]]:
 class MutableState:
     """Containers, growth sites and shrink sites of one module (see the module docstring)."""
 
-    def __init__(
-        self,
-        flask: FlaskModel,
-        text: str | None = None,
-        imported: dict[str, ExternalContainer] | None = None,
-        shrunk_elsewhere: frozenset[str] = frozenset(),
-    ):
-        """``imported``: containers other project modules define, by qualified name;
-        ``shrunk_elsewhere``: qualified names other modules of the project shrink."""
-        self.flask = flask
-        self._lines = text.splitlines() if text is not None else None
+    def __init__(self, model, elsewhere: ProjectContainers | None = None):
+        """``model``: the file's ``FileModel``; ``elsewhere``: the containers other project
+        modules define and shrink (None: the file alone)."""
+        self.model = model
+        self.flask = model.flask
+        self.elsewhere = elsewhere
         self.containers: dict[ContainerKey, Container] = {}
         self.origins: dict[ContainerKey, str] = {}  # imported container -> its defining file
-        self._imported_keys: dict[str, ContainerKey] = {}  # qualified name -> key
-        self._imported_heads: set[str] = set()
-        self.shrunk_elsewhere = shrunk_elsewhere
+        self._imported_heads: set[str] = elsewhere.imported_heads(model) if elsewhere else set()
         self.growths: list[Growth] = []
         self.shrunk: set[ContainerKey] = set()
         # (function, container) where the function returns early once the container is long
@@ -243,29 +238,20 @@ class MutableState:
         self._collect_module_containers()
         self._collect_class_containers()
         self._collect_object_containers()
-        if imported:
-            self._collect_imported_containers(imported)
-        if not self.containers:
+        if not self.containers and not self._imported_heads:
             return  # nothing long-lived to grow: skip walking the functions
         self._attribute_containers = any(key[0] != GLOBAL for key in self.containers)
         self._heads = self._names_reaching_containers()
+        attributes = {name for scope, _, name in self.containers if scope != GLOBAL}
         if any(key[0] == CLASS for key in self.containers):
-            for function in self.flask.functions:
+            pattern = re.compile(r"\.(?:" + "|".join(map(re.escape, sorted(attributes))) + r")\b|setattr")
+            for function in self.model.functions_mentioning(pattern):
                 self._collect_instance_assignments(function)
-        for function in self.flask.functions:
-            if self._may_mention_container(function):
-                self._collect_uses(function)
-
-    def _may_mention_container(self, function: FunctionNode) -> bool:
-        """Cheap text test before walking a function: does it spell any name that can reach?"""
-        if self._lines is None:
-            return True
-        receiver = self._receiver(function) if self._attribute_containers else None
-        if receiver is not None and receiver[2] in self._heads:
-            return True  # a method of a class that holds (or inherits) a container
-        end = getattr(function, "end_lineno", None) or len(self._lines)
-        source = "\n".join(self._lines[function.lineno - 1 : end])
-        return any(head in source for head in self._heads)
+        # Only functions that spell a name which can reach a container (a container global, a
+        # class or object holding one, one of their attributes) are scanned for its uses.
+        spelled = self._heads | {name.split(".")[0] for name in attributes}
+        for function in self.model.functions_mentioning(words_pattern(spelled)):
+            self._collect_uses(function)
 
     def _names_reaching_containers(self) -> set[str]:
         """Module-level names an expression reaching a container can start with."""
@@ -301,19 +287,6 @@ class MutableState:
             if name not in other_bindings:  # rebound to something else at import: unclear
                 self.containers[container.key] = container
 
-    def _collect_imported_containers(self, imported: dict[str, ExternalContainer]) -> None:
-        """Containers of other project modules this one imports, by name or through its module
-        (``from .state import log``, ``from . import state``): keyed ``(global, module, name)``."""
-        for local, target in self.flask.imports.names.items():
-            for qualified, external in imported.items():
-                if qualified != target and not qualified.startswith(target + "."):
-                    continue
-                key = (GLOBAL, external.module, external.name)
-                self.containers[key] = Container(key, external.kind, ast.Pass())
-                self.origins[key] = external.path
-                self._imported_keys[qualified] = key
-                self._imported_heads.add(local)
-
     def _collect_class_containers(self) -> None:
         for class_name, klass in self.flask.classes.items():
             for base in klass.bases:
@@ -339,11 +312,9 @@ class MutableState:
                         self.containers[key] = Container(key, kind, statement)
 
     def _collect_object_containers(self) -> None:
-        for function, info in self.flask.functions.items():
-            klass = info.klass
-            if function.name != "__init__" or klass is None:
-                continue
-            if self.flask.classes.get(klass.name) is not klass:
+        for klass in self.flask.classes.values():
+            function = self.flask.methods.get(klass.name, {}).get("__init__")
+            if function is None:
                 continue
             if self._is_thread_local(klass, set()):
                 continue
@@ -447,7 +418,7 @@ class MutableState:
                 return True
             if name in self._local_names(function):
                 return False
-            function = self.flask.functions[function].parent
+            function = self.flask.info(function).parent
         return True
 
     def _receiver(self, function: FunctionNode) -> tuple[str, str, str] | None:
@@ -459,12 +430,12 @@ class MutableState:
     def _find_receiver(self, function: FunctionNode) -> tuple[str, str, str] | None:
         current: FunctionNode | None = function
         inner: list[FunctionNode] = []
-        while current is not None and self.flask.functions[current].klass is None:
+        while current is not None and self.flask.info(current).klass is None:
             inner.append(current)
-            current = self.flask.functions[current].parent
+            current = self.flask.info(current).parent
         if current is None:
             return None
-        klass = self.flask.functions[current].klass
+        klass = self.flask.info(current).klass
         if klass is None or self.flask.classes.get(klass.name) is not klass:
             return None
         decorators = {dotted_name(d) for d in current.decorator_list}
@@ -483,7 +454,7 @@ class MutableState:
         ``growing`` asks for the one container a growth lands in; otherwise every container the
         expression may name is returned (a shrink through ``self.x`` counts for all of them).
         """
-        if self._imported_keys and _head(expr) in self._imported_heads:
+        if self._imported_heads and _head(expr) in self._imported_heads:
             imported = self._resolve_imported(expr, function)
             if imported is not None:
                 return imported
@@ -519,8 +490,15 @@ class MutableState:
         head = _head(expr)
         if head is None or not self.refers_to_module_name(head, function):
             return None
-        key = self._imported_keys.get(self.flask.imports.qualified_name(expr) or "")
-        return [(key, None)] if key is not None else None
+        qualified = self.flask.imports.qualified_name(expr)
+        external = self.elsewhere.defined(qualified) if qualified else None
+        if external is None:
+            return None
+        key = (GLOBAL, external.module, external.name)
+        if key not in self.containers:
+            self.containers[key] = Container(key, external.kind, ast.Pass())
+            self.origins[key] = external.path
+        return [(key, None)]
 
     def qualified(self, key: ContainerKey, holder: str | None = None) -> str:
         """The project-wide name of a container: ``shop.state.request_log``."""
@@ -814,7 +792,7 @@ class MutableState:
             function, holder, class_name = queue.popleft()
             mro = set(self.local_mro(class_name))
             for callee in self.flask.callees(function):
-                info = self.flask.functions[callee]
+                info = self.flask.info(callee)
                 in_class = info.klass is not None and info.klass.name in mro
                 if (in_class or info.parent is function) and callee not in holders:
                     holders[callee] = holder
@@ -838,8 +816,7 @@ class MutableState:
                 holder = self.holders.get(growth.function)
                 if holder is None:
                     continue  # an instance made per request: it goes away with the request
-            qualified = self.qualified(growth.key, holder) if self.shrunk_elsewhere else ""
-            if qualified in self.shrunk_elsewhere:
+            if self.elsewhere is not None and self.elsewhere.shrunk(self.qualified(growth.key, holder)):
                 continue  # another module of the project clears or trims it
             yield RequestGrowth(growth, self.containers[growth.key], reach, holder)
 
@@ -966,100 +943,75 @@ def advice_for(kind: str) -> str:
 
 
 _STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-FACTS_RULE = "FLK301"  # the rule whose project facts (below) hold containers and shrinks
 
 
-def mutable_state_for(analysis) -> MutableState:
-    """The one ``MutableState`` of an ``Analysis``, shared by FLK301 and FLK302.
+def mutable_state_for(model) -> MutableState:
+    """The one ``MutableState`` of a file's model, shared by FLK301 and FLK302.
 
     With the project index, containers other modules define (and this one imports) count too,
     and a container any other module shrinks is not reported.
     """
-    state = _STATES.get(analysis)
+    state = _STATES.get(model)
     if state is None:
-        imported, shrunk = _project_state(analysis)
-        state = MutableState(analysis.flask, analysis.text, imported, shrunk)
-        _STATES[analysis] = state
+        project = model.project
+        elsewhere = ProjectContainers(project, project.relative(model.path)) if project else None
+        state = MutableState(model, elsewhere)
+        _STATES[model] = state
     return state
 
 
-def _project_state(analysis) -> tuple[dict[str, ExternalContainer], frozenset[str]]:
-    try:
-        project = analysis.project
-        if project is None:
-            return {}, frozenset()
-        containers, shrunk = _joined_facts(project)
-    except Exception:  # the project index is an extra: never fail the file on it
-        if os.environ.get("FLASKLEAK_STRICT"):
-            raise
-        return {}, frozenset()
-    if not containers or not analysis.imports.names:
-        return {}, shrunk
-    here = os.path.relpath(os.path.abspath(analysis.path), project.root).replace(os.sep, "/")
-    targets = set(analysis.imports.names.values())
-    imported = {
-        name: found
-        for name, found in containers.items()
-        if found.path != here and _imported_through(name, targets)
-    }
-    return imported, shrunk
+class ProjectContainers:
+    """Containers other project modules define, looked up when this module's code names one,
+    and whether any module of the project shrinks one (its name leads the text search)."""
+
+    def __init__(self, project, here: str):
+        self.project = project
+        self.here = here
+        self._shrunk: dict[str, bool] = {}
+
+    def imported_heads(self, model) -> set[str]:
+        """Local names bound to an import from another module of the project."""
+        return {
+            local
+            for local, target in model.imports.names.items()
+            if not target.startswith(".")
+            and self.project.module_file(target) not in (None, self.here)
+        }
+
+    def defined(self, qualified: str) -> ExternalContainer | None:
+        """The container ``pkg.state.log`` (or ``pkg.state.storage.events``), if another
+        module of the project defines it at module level and nothing in the project shrinks it."""
+        relative = self.project.module_file(qualified)
+        if relative is None or relative == self.here:
+            return None
+        facts = self.project.facts(relative, "containers")
+        if not facts:
+            return None
+        module = facts["module"]
+        if not qualified.startswith(module + "."):
+            return None
+        name = qualified[len(module) + 1:]
+        kind = facts["containers"].get(name)
+        if kind is None or self.shrunk(qualified):
+            return None
+        return ExternalContainer(module, name, str(kind), relative.replace(os.sep, "/"))
+
+    def shrunk(self, qualified: str) -> bool:
+        """Whether any module of the project clears, pops, trims or rebinds ``qualified``."""
+        if qualified not in self._shrunk:
+            word = qualified.rsplit(".", 1)[-1]
+            self._shrunk[qualified] = any(
+                qualified in (self.project.facts(relative, "containers") or {}).get("shrinks", ())
+                for relative in self.project.files_mentioning(word)
+            )
+        return self._shrunk[qualified]
 
 
-def _imported_through(qualified: str, targets: set[str]) -> bool:
-    """``pkg.state.log`` is reachable from an import of ``pkg``, ``pkg.state`` or itself."""
-    parts = qualified.split(".")
-    return any(".".join(parts[:cut]) in targets for cut in range(1, len(parts) + 1))
-
-
-_JOINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _joined_facts(project) -> tuple[dict[str, ExternalContainer], frozenset[str]]:
-    """Every module's containers (not shrunk anywhere) and every shrunk name, once per index.
-
-    A module's own shrinks of the names it imports count here too; that is harmless, they are
-    the same names the module's own analysis sees it shrink.
-    """
-    if project in _JOINED:
-        return _JOINED[project]
-    containers: dict[str, ExternalContainer] = {}
-    shrunk: set[str] = set()
-    for path, module_facts in project.rule_facts(FACTS_RULE):
-        module = module_facts.get("module")
-        found = module_facts.get("containers")
-        if isinstance(module, str) and module and isinstance(found, dict):
-            shown = path.replace(os.sep, "/")
-            for name, kind in found.items():
-                containers[f"{module}.{name}"] = ExternalContainer(module, name, str(kind), shown)
-        shrinks = module_facts.get("shrinks")
-        if isinstance(shrinks, list):
-            shrunk.update(name for name in shrinks if isinstance(name, str))
-    containers = {name: found for name, found in containers.items() if name not in shrunk}
-    _JOINED[project] = (containers, frozenset(shrunk))
-    return _JOINED[project]
-
-
-def imports_project_container(analysis) -> bool:
-    """Cheap test before any model is built: does this module import a container (or the
-    module holding one) that another project module defines?"""
-    try:
-        project = analysis.project
-        if project is None:
-            return False
-        containers, _ = _joined_facts(project)
-    except Exception:
-        if os.environ.get("FLASKLEAK_STRICT"):
-            raise
-        return False
-    targets = set(analysis.imports.names.values())
-    return any(_imported_through(name, targets) for name in containers)
-
-
-def project_facts(analysis) -> dict | None:
+def container_facts(model) -> dict | None:
     """What one module tells the others: its module-level containers that it does not shrink
     itself (``request_log``, ``storage.events`` on a module-level object), and the imported
     names it shrinks (``shop.state.request_log`` cleared in a teardown here)."""
-    state = mutable_state_for(analysis)
+    state = mutable_state_for(model)
     containers: dict[str, str] = {}
     for key, container in state.containers.items():
         scope, owner, name = key
@@ -1070,15 +1022,20 @@ def project_facts(analysis) -> dict | None:
             for key, container in state.containers.items():
                 if key[0] == OBJECT and key[1] == attr_owner and key not in state.shrunk:
                     containers.setdefault(f"{holder}.{key[2]}", container.kind)
-    shrinks = sorted(imported_shrinks(analysis))
+    shrinks = sorted(imported_shrinks(model))
     if not containers and not shrinks:
         return None
-    return {"module": analysis.module[0], "containers": containers, "shrinks": shrinks}
+    return {"module": model.module[0], "containers": containers, "shrinks": shrinks}
 
 
-def imported_shrinks(analysis) -> set[str]:
+SHRINK_SIGNALS = re.compile(
+    r"\.(?:" + "|".join(sorted(SHRINK_METHODS)) + r")\s*\(|\bdel\b|\[:\]|-=|&=|\.\w+\s*=[^=]"
+)
+
+
+def imported_shrinks(model) -> set[str]:
     """Qualified names of imported containers this module clears, pops, trims or rebinds."""
-    imports = analysis.imports
+    imports = model.imports
     if not imports.names:
         return set()
     found: set[str] = set()
@@ -1091,7 +1048,8 @@ def imported_shrinks(analysis) -> set[str]:
             if qualified and "." in qualified:
                 found.add(qualified)
 
-    for node in walk(analysis.tree):
+    nodes = (node for scope in model.scopes_mentioning(SHRINK_SIGNALS) for node in walk_local(scope))
+    for node in nodes:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr in SHRINK_METHODS:
                 add(node.func.value)
@@ -1117,10 +1075,10 @@ __all__ = [
     "OBJECT",
     "Container",
     "ExternalContainer",
+    "ProjectContainers",
     "Growth",
     "MutableState",
     "RequestGrowth",
     "advice_for",
-    "imports_project_container",
     "mutable_state_for",
 ]

@@ -18,7 +18,7 @@ import fnmatch
 import os
 from collections.abc import Iterator
 
-from .options import Options
+from ..options import Options
 
 DEFAULT_NAMES = ("gunicorn.conf.py", "gunicorn_conf.py")
 # Settings and hooks that only a Gunicorn config module defines at module level.

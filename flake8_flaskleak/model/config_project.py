@@ -19,7 +19,7 @@ import ast
 import os
 from dataclasses import dataclass
 
-from .astutil import dotted_name, short_source
+from ..astutil import dotted_name, short_source
 from .configs import (
     CONFIG_NAME_WORDS,
     ENV_BACKED_BASES,
@@ -31,7 +31,8 @@ from .configs import (
     words,
 )
 
-FACTS_RULE = "FLK101"
+# Keys whose value a production config may inherit from a base in another module.
+CONFIG_KEYS = ("SQLALCHEMY_RECORD_QUERIES", "PRESERVE_CONTEXT_ON_EXCEPTION")
 
 
 @dataclass(frozen=True)
@@ -44,17 +45,17 @@ class InheritedValue:
     value_source: str  # ``True``
 
 
-def class_bases_facts(analysis, keys: tuple[str, ...]) -> dict | None:
+def class_bases_facts(model, keys: tuple[str, ...] = CONFIG_KEYS) -> dict | None:
     """``{"module": ..., "classes": {name: [qualified imported bases]}, "sets": {key:
     [names of classes whose body sets it]}}`` of one module."""
-    module = analysis.module[0]
+    module = model.module[0]
     if not module:
         return None
     classes: dict[str, list[str]] = {}
     sets: dict[str, list[str]] = {}
-    for statement in analysis.tree.body:
+    for statement in model.tree.body:
         if isinstance(statement, ast.ClassDef):
-            bases = [analysis.imports.qualified_name(base) for base in statement.bases]
+            bases = [model.imports.qualified_name(base) for base in statement.bases]
             imported = [base for base in bases if base and "." in base]
             if imported:
                 classes[statement.name] = imported
@@ -73,69 +74,81 @@ def class_bases_facts(analysis, keys: tuple[str, ...]) -> dict | None:
     return {"module": module, "classes": classes, "sets": sets}
 
 
-def _set_elsewhere(analysis, project, key: str) -> bool:
+def _set_elsewhere(model, project, key: str) -> bool:
     """Does a class body in any other project module set ``key``? (else astroid is not asked)"""
-    for _, facts in project.rule_facts(FACTS_RULE, exclude_path=analysis.path):
+    here = project.relative(model.path)
+    for relative in project.files_mentioning(key):
+        if relative == here:
+            continue
+        facts = project.facts(relative, "configs") or {}
         sets = facts.get("sets")
         if isinstance(sets, dict) and sets.get(key):
             return True
     return False
 
 
-def has_imported_base(analysis) -> bool:
+def has_imported_base(model) -> bool:
     """Cheap test before the model is built: a top-level class named like a config (by its
     name, a base's or the module's) with a base imported from another project module."""
-    module_words = set(words(os.path.splitext(os.path.basename(analysis.path))[0]))
+    module_words = set(words(os.path.splitext(os.path.basename(model.path))[0]))
     config_module = bool(module_words & CONFIG_NAME_WORDS)
     project = None
-    for statement in analysis.tree.body:
+    for statement in model.tree.body:
         if not isinstance(statement, ast.ClassDef) or not statement.bases:
             continue
         names = [dotted_name(base) or "" for base in statement.bases]
         named = set(words(statement.name)).union(*(words(n.rsplit(".", 1)[-1]) for n in names))
         if not config_module and not named & CONFIG_NAME_WORDS:
             continue
-        project = project or _project(analysis)
+        project = project or _project(model)
         if project is None:
             return False
-        if _has_project_base(analysis, project, statement):
+        if _has_project_base(model, project, statement):
             return True
     return False
 
 
-def project_configs(analysis) -> ConfigModel:
+def project_configs(model) -> ConfigModel:
     """The module's config model, with the classes other modules extend marked as bases."""
-    configs = analysis.flask.configs
+    configs = model.configs
     if not getattr(configs, "_project_checked", False):
         configs._project_checked = True
-        extended = _extended_elsewhere(analysis, configs)
+        extended = _extended_elsewhere(model, configs)
         if extended:
             configs.mark_extended_elsewhere(extended)
     return configs
 
 
-def _project(analysis):
+def _project(model):
     try:
-        return analysis.project
+        return model.project
     except Exception:  # the project index is an extra: never fail the file on it
         if os.environ.get("FLASKLEAK_STRICT"):
             raise
         return None
 
 
-def _extended_elsewhere(analysis, configs: ConfigModel) -> set[str]:
+def _extended_elsewhere(model, configs: ConfigModel) -> set[str]:
     candidates = [
         klass for klass in configs.classes.values()
         if klass.environment == UNKNOWN and not klass.looks_like_base
     ]
-    module = analysis.module[0]
+    module = model.module[0]
     if not candidates or not module:
         return set()
-    project = _project(analysis)
+    project = _project(model)
     if project is None:
         return set()
     bases: set[str] = set()
-    for _, facts in project.rule_facts(FACTS_RULE, exclude_path=analysis.path):
+    here = project.relative(model.path)
+    others = {
+        relative
+        for klass in candidates
+        for relative in project.files_mentioning(klass.name)
+        if relative != here
+    }
+    for relative in sorted(others):
+        facts = project.facts(relative, "configs") or {}
         classes = facts.get("classes")
         if isinstance(classes, dict):
             for names in classes.values():
@@ -153,7 +166,7 @@ def _extended_elsewhere(analysis, configs: ConfigModel) -> set[str]:
     return found
 
 
-def inherited_across_modules(analysis, configs: ConfigModel, key: str) -> list[InheritedValue]:
+def inherited_across_modules(model, configs: ConfigModel, key: str) -> list[InheritedValue]:
     """Production classes here that end up with ``key`` truthy, set by a base in another
     project module (the nearest setting in the method resolution order wins)."""
     candidates = [
@@ -164,15 +177,15 @@ def inherited_across_modules(analysis, configs: ConfigModel, key: str) -> list[I
     ]
     if not candidates:
         return []
-    project = _project(analysis)
-    if project is None or not _set_elsewhere(analysis, project, key):
+    project = _project(model)
+    if project is None or not _set_elsewhere(model, project, key):
         return []
     found = []
     for klass in candidates:
-        if not _has_project_base(analysis, project, klass.node):
+        if not _has_project_base(model, project, klass.node):
             continue
         try:
-            inherited = _inherited_value(analysis, project, klass, key)
+            inherited = _inherited_value(model, project, klass, key)
         except Exception:
             if os.environ.get("FLASKLEAK_STRICT"):
                 raise
@@ -182,10 +195,10 @@ def inherited_across_modules(analysis, configs: ConfigModel, key: str) -> list[I
     return found
 
 
-def _has_project_base(analysis, project, node: ast.ClassDef) -> bool:
-    here = os.path.relpath(os.path.abspath(analysis.path), project.root)
+def _has_project_base(model, project, node: ast.ClassDef) -> bool:
+    here = os.path.relpath(os.path.abspath(model.path), project.root)
     for base in node.bases:
-        qualified = analysis.imports.qualified_name(base)
+        qualified = model.imports.qualified_name(base)
         if qualified:
             where = project.module_file(qualified)
             if where is not None and where != here:
@@ -202,13 +215,13 @@ def _import_root(path: str, module: str, is_package: bool) -> str:
     return directory
 
 
-def _inherited_value(analysis, project, klass: ConfigClass, key: str) -> InheritedValue | None:
+def _inherited_value(model, project, klass: ConfigClass, key: str) -> InheritedValue | None:
     from . import inference
 
-    module, is_package = analysis.module
-    order = inference.ancestors(_import_root(analysis.path, module, is_package),
+    module, is_package = model.module
+    order = inference.ancestors(_import_root(model.path, module, is_package),
                                 f"{module}.{klass.name}")
-    if not order or not _same_file(order[0], analysis.path):
+    if not order or not _same_file(order[0], model.path):
         return None  # not found, or astroid holds another file under this module name
     if any(ancestor.name in ENV_BACKED_BASES for ancestor in order):
         return None  # pydantic settings: values come from the environment
@@ -217,11 +230,11 @@ def _inherited_value(analysis, project, klass: ConfigClass, key: str) -> Inherit
         if not assigned:
             continue
         if any(
-            environment_of_words(words(between.name), analysis.options) == PRODUCTION
+            environment_of_words(words(between.name), model.options) == PRODUCTION
             for between in order[1 : position + 1]
         ):
             return None  # reported where that production base is defined
-        if _same_file(ancestor, analysis.path):
+        if _same_file(ancestor, model.path):
             return None  # the per-file analysis judges values set in this file
         truth, source = _truthiness(assigned[-1])
         if truth is not True:

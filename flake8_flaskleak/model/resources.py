@@ -18,7 +18,7 @@ import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .astutil import SCOPE_NODES, FunctionNode, dotted_name, short_source, walk, walk_local
+from ..astutil import SCOPE_NODES, FunctionNode, dotted_name, short_source, walk, walk_local
 
 # Calls on a resource whose result still uses it (a lazy result, a cursor, a query, the
 # resource itself): a name bound to one is followed like the resource.
@@ -592,7 +592,7 @@ def leak_message(
 
 def fix_bindings(rule, context):
     """Rewrite each reported binding of ``rule`` into a ``with`` (shared by FLK401/FLK402)."""
-    from .resource_fix import WithTarget, apply_with_fix
+    from ..resource_fix import WithTarget, apply_with_fix
 
     reported = {(finding.line, finding.col) for finding in context.findings}
     targets = []

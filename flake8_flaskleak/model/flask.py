@@ -1,0 +1,801 @@
+"""The Flask program one module describes, computed lazily and shared by every rule.
+
+It answers the questions most rules ask:
+
+* which names are Flask apps and blueprints (constructed, returned by a factory, imported and
+  used as one) — never guessed from the spelling ``app``;
+* which functions are request hooks, views and teardowns (decorator and call forms, app and
+  blueprint, class-based views), and which functions they reach through calls in this module,
+  so a finding in a helper can name the route it runs under;
+* which functions run outside any request (thread targets, executor jobs, Celery tasks);
+* which module-level names hold instances of classes defined here.
+
+Nothing here walks the whole tree. The text index points at the lines that can register an
+entry point, construct an app or start a thread; only the scopes holding those lines, and the
+functions the entry points reach, are scanned.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from ..astutil import dotted_name, keyword_value, string_value
+from .imports import ImportResolver
+from ..scan import scan
+from .scopes import FunctionInfo, FunctionNode, Scopes
+from .text import SourceText, words_pattern
+
+APP_CLASSES = {
+    "flask.Flask",
+    "flask.app.Flask",
+    "quart.Quart",
+    "quart.app.Quart",
+    "apiflask.APIFlask",
+}
+BLUEPRINT_CLASSES = {
+    "flask.Blueprint",
+    "flask.blueprints.Blueprint",
+    "quart.Blueprint",
+    "quart.blueprints.Blueprint",
+    "flask_smorest.Blueprint",
+    "apiflask.APIBlueprint",
+    "flask_restx.Namespace",
+    "flask_restplus.Namespace",
+}
+REST_API_CLASSES = {"flask_restful.Api", "flask_restx.Api", "flask_restplus.Api"}
+VIEW_BASE_CLASSES = {
+    "flask.views.MethodView",
+    "flask.views.View",
+    "quart.views.MethodView",
+    "quart.views.View",
+    "flask_restful.Resource",
+    "flask_restx.Resource",
+    "flask_restplus.Resource",
+}
+VIEW_BASE_SHORT_NAMES = {"MethodView", "Resource"}
+OTHER_FRAMEWORKS = (
+    "fastapi",
+    "starlette",
+    "sanic",
+    "bottle",
+    "falcon",
+    "aiohttp",
+    "tornado",
+    "django",
+    "litestar",
+    "pyramid",
+    "cherrypy",
+    "robyn",
+)
+VIEW_METHODS = {
+    "get",
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "head",
+    "options",
+    "trace",
+    "dispatch_request",
+    "__init__",
+}
+ROUTE_METHODS = {"route", "endpoint"}
+SHORTCUT_ROUTE_METHODS = {"get", "post", "put", "patch", "delete"}
+TEARDOWN_HOOKS = {"teardown_request", "teardown_app_request", "teardown_appcontext"}
+REQUEST_HOOKS = TEARDOWN_HOOKS | {
+    "before_request",
+    "before_app_request",
+    "after_request",
+    "after_app_request",
+    "errorhandler",
+    "app_errorhandler",
+    "context_processor",
+    "app_context_processor",
+    "url_value_preprocessor",
+    "app_url_value_preprocessor",
+    "url_defaults",
+    "app_url_defaults",
+}
+# Methods only a Flask-like object has: seeing one on a name of unknown origin makes it an app.
+FLASK_ONLY_METHODS = REQUEST_HOOKS | {"add_url_rule", "register_blueprint", "register_error_handler"}
+# Strings request-time code is registered with: a file with none of them has no entry point.
+REQUEST_SIGNALS = (
+    "route(",
+    "_request",
+    "teardown_",
+    "errorhandler",
+    "processor",
+    "url_defaults",
+    "add_url_rule",
+    "endpoint",
+    "View",
+    "Resource",
+    '("/',
+    "('/",
+)
+THREAD_CLASSES = {"threading.Thread", "threading.Timer", "multiprocessing.Process"}
+EXECUTOR_METHODS = {"submit", "map", "apply_async", "map_async", "starmap", "submit_stored"}
+TASK_DECORATORS = {"task", "shared_task", "job", "periodic_task", "actor"}
+# Flask's (and Quart's) per-request proxies, by every module path they are imported from.
+REQUEST_GLOBALS = {
+    f"{package}.{name}": name
+    for package in ("flask", "flask.globals", "quart", "quart.globals")
+    for name in ("request", "session", "g")
+}
+
+# Lines that can register something in call form (``app.add_url_rule(...)``,
+# ``bp.teardown_request(f)``, ``app.route("/x")(view)``), or start a thread or a job.
+REGISTRATION_CALL = re.compile(
+    r"\.(?:" + "|".join(sorted(REQUEST_HOOKS | ROUTE_METHODS | {
+        "add_url_rule", "register_error_handler", "add_resource",
+    })) + r")\s*\("
+)
+BACKGROUND_CALL = re.compile(
+    r"\b(?:Thread|Timer|Process)\s*\(|\.(?:" + "|".join(sorted(EXECUTOR_METHODS)) + r")\s*\("
+)
+DECORATOR_LINE = re.compile(r"^[ \t]*@", re.M)
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """A function Flask calls on every request (or at the end of every app context)."""
+
+    function: FunctionNode
+    kind: str  # "route", "view", "before_request", "teardown_appcontext", ...
+    description: str  # "route '/users'", "teardown_request hook", "view UserAPI.get"
+    registered_on: str | None  # the app or blueprint name it is registered on, when known
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How a function comes to run per request: its entry point and the call path."""
+
+    entry: EntryPoint
+    path: tuple[str, ...]  # function names from the entry point to this function
+
+    def describe(self) -> str:
+        if self.entry.kind == "called":  # reached from request-time code in another module
+            return f"{self.entry.description} via `{'` -> `'.join(self.path)}`"
+        if len(self.path) <= 1:
+            return f"{self.entry.description} `{self.path[0]}`" if self.path else self.entry.description
+        return f"{self.entry.description} `{self.path[0]}` via `{'` -> `'.join(self.path[1:])}`"
+
+
+class FlaskModel:
+    def __init__(
+        self,
+        tree: ast.Module,
+        imports: ImportResolver,
+        scopes: Scopes,
+        source: SourceText,
+        path: str,
+        options,
+    ):
+        self.tree = tree
+        self.imports = imports
+        self.scopes = scopes
+        self.source = source
+        self.path = path
+        self.options = options
+        self.other_framework = imports.imports_any(*OTHER_FRAMEWORKS) and not imports.imports_any(
+            "flask", "quart"
+        )
+        self._external: list[EntryPoint] = []
+
+    # -- definitions ---------------------------------------------------------------------------
+
+    @cached_property
+    def classes(self) -> dict[str, ast.ClassDef]:
+        """Module-level classes by name (the first definition of a name wins)."""
+        found: dict[str, ast.ClassDef] = {}
+        for klass in self.scopes.classes_in(self.tree):
+            found.setdefault(klass.name, klass)
+        return found
+
+    @cached_property
+    def module_functions(self) -> dict[str, FunctionNode]:
+        found: dict[str, FunctionNode] = {}
+        for function in self.scopes.functions_in(self.tree):
+            found.setdefault(function.name, function)
+        return found
+
+    @cached_property
+    def methods(self) -> dict[str, dict[str, FunctionNode]]:
+        found: dict[str, dict[str, FunctionNode]] = {}
+        for name, klass in self.classes.items():
+            methods = found.setdefault(name, {})
+            for function in self.scopes.functions_in(klass):
+                methods.setdefault(function.name, function)
+        return found
+
+    def outer_functions(self) -> list[FunctionNode]:
+        """Module-level functions and the methods of module-level classes: the functions that
+        are not made anew by each call of another function."""
+        found = list(self.scopes.functions_in(self.tree))
+        for klass in self.scopes.classes_in(self.tree):
+            found.extend(self.scopes.functions_in(klass))
+        return found
+
+    def info(self, function: FunctionNode) -> FunctionInfo:
+        return self.scopes.info(function)
+
+    def nested(self, function: FunctionNode) -> dict[str, FunctionNode]:
+        found: dict[str, FunctionNode] = {}
+        for inner in self.scopes.functions_in(function):
+            found.setdefault(inner.name, inner)
+        return found
+
+    # -- bindings: which names are apps ---------------------------------------------------------
+
+    @cached_property
+    def _bindings(self) -> tuple[set[str], set[str], set[str]]:
+        """(app and blueprint names, names bound to another framework's objects, factories)."""
+        apps: set[str] = set()
+        others: set[str] = set()
+        factories: set[str] = set()
+        constructors = self._constructor_names()
+        scopes: list[ast.AST] = [self.tree]
+        if constructors:
+            lines = self.source.lines_matching(words_pattern(constructors, r"\s*\("))
+            scopes += [s for s in self.scopes.scopes_at(lines) if s is not self.tree]
+        for scope in scopes:
+            for node in _assignments(scope):
+                kind = self._constructed_kind(node.value)
+                if kind is None:
+                    continue
+                for target in _targets(node):
+                    name = dotted_name(target)
+                    if name is not None:
+                        (apps if kind == "flask" else others).add(name)
+        if apps:
+            returned = words_pattern(apps, r"[ \t]*(?:$|#|;)")
+            pattern = re.compile(r"\breturn[ \t]+" + returned.pattern, re.M)
+            for scope in self.scopes.scopes_at(self.source.lines_matching(pattern)):
+                if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                    node.value is not None and dotted_name(node.value) in apps
+                    for node in scan(scope).of(ast.Return)
+                ):
+                    factories.add(scope.name)
+        if factories:  # app = create_app() with the factory defined here
+            lines = self.source.lines_matching(words_pattern(factories, r"\s*\("))
+            for scope in self.scopes.scopes_at(lines):
+                for node in scan(scope).of(ast.Assign):
+                    if isinstance(node.value, ast.Call) and dotted_name(node.value.func) in factories:
+                        for target in node.targets:
+                            if dotted_name(target):
+                                apps.add(dotted_name(target))
+        return apps, others, factories
+
+    def _constructor_names(self) -> set[str]:
+        """Names a call constructing an app, a blueprint or another framework's object uses."""
+        names = {qualified.rsplit(".", 1)[-1] for qualified in APP_CLASSES | BLUEPRINT_CLASSES}
+        for local, qualified in self.imports.names.items():
+            if qualified in APP_CLASSES or qualified in BLUEPRINT_CLASSES:
+                names.add(local)
+            elif qualified.split(".")[0] in OTHER_FRAMEWORKS:
+                names.add(local)
+        names |= {name for name, klass in self.classes.items() if self._inherits_app_class(klass, set())}
+        return names
+
+    @property
+    def app_names(self) -> set[str]:
+        return self._bindings[0]
+
+    @property
+    def non_flask_names(self) -> set[str]:
+        return self._bindings[1]
+
+    @property
+    def factories(self) -> set[str]:
+        return self._bindings[2]
+
+    @cached_property
+    def module_instances(self) -> dict[str, str]:
+        """Module-level name -> the class defined here that it is an instance of."""
+        found: dict[str, str] = {}
+        for statement in self.tree.body:
+            if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call):
+                class_name = dotted_name(statement.value.func)
+                if class_name in self.classes:
+                    for target in statement.targets:
+                        if isinstance(target, ast.Name):
+                            found[target.id] = class_name
+        return found
+
+    def _constructed_kind(self, value: ast.expr | None) -> str | None:
+        if not isinstance(value, ast.Call):
+            return None
+        qualified = self.imports.qualified_name(value.func)
+        if qualified in APP_CLASSES or qualified in BLUEPRINT_CLASSES:
+            return "flask"
+        if qualified and qualified.split(".")[0] in OTHER_FRAMEWORKS:
+            return "other"
+        name = dotted_name(value.func)
+        if name in self.classes and self._inherits_app_class(self.classes[name], set()):
+            return "flask"
+        return None
+
+    def _inherits_app_class(self, klass: ast.ClassDef, seen: set[str]) -> bool:
+        seen.add(klass.name)
+        for base in klass.bases:
+            qualified = self.imports.qualified_name(base)
+            if qualified in APP_CLASSES or qualified in BLUEPRINT_CLASSES:
+                return True
+            name = dotted_name(base)
+            if name in self.classes and name not in seen and self._inherits_app_class(self.classes[name], seen):
+                return True
+        return False
+
+    def is_flask_object(self, node: ast.expr) -> bool:
+        """Whether an expression is (most likely) a Flask/Quart app or blueprint."""
+        name = dotted_name(node)
+        if name is None:
+            return False
+        if name in self.app_names:
+            return True
+        if name in self.non_flask_names:
+            return False
+        qualified = self.imports.qualified_name(node)
+        if qualified in ("flask.current_app", "quart.current_app"):
+            return True
+        if qualified and qualified.split(".")[0] in OTHER_FRAMEWORKS:
+            return False
+        return not self.other_framework  # origin unknown here: imported, a parameter, self.app
+
+    def is_app_config(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr == "config" and self.is_flask_object(node.value)
+
+    # -- registrations -------------------------------------------------------------------------
+
+    @cached_property
+    def _registrations(self) -> tuple[list[EntryPoint], dict[FunctionNode, str], dict[str, str]]:
+        self._entries: list[tuple[tuple[int, int], EntryPoint]] = []
+        self._background: dict[FunctionNode, str] = {}
+        self._views: dict[str, str] = {}
+        self._lambdas: list[ast.Lambda] = []
+        source = self.source
+        for line in source.lines_matching(DECORATOR_LINE):
+            definition = self.scopes.scope_at(line)
+            if isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                for decorator in definition.decorator_list:
+                    if decorator.lineno == line:
+                        self._visit_decorator(definition, decorator)
+        call_scopes = [self.tree]
+        pattern = self._background_pattern()
+        lines = sorted(set(source.lines_matching(REGISTRATION_CALL)) | set(source.lines_matching(pattern)))
+        call_scopes += [s for s in self.scopes.scopes_at(lines) if s is not self.tree]
+        for scope in call_scopes:
+            for call in scan(scope).of(ast.Call):
+                self._visit_registration_call(call, scope)
+        for class_name, klass in self.classes.items():
+            if class_name not in self._views and self._is_view_class(klass, set()):
+                self._views[class_name] = f"view {class_name}"
+        for class_name, description in self._views.items():
+            for method_name, method in self.all_methods(class_name).items():
+                if method_name in VIEW_METHODS:
+                    self._add_entry(method, "view", f"{description}.{method_name}", None, method)
+        self._entries.sort(key=lambda item: item[0])
+        entries = [entry for _, entry in self._entries]
+        return entries, self._background, self._views
+
+    def _background_pattern(self) -> re.Pattern[str]:
+        aliases = [
+            local for local, qualified in self.imports.names.items() if qualified in THREAD_CLASSES
+        ]
+        if not aliases:
+            return BACKGROUND_CALL
+        return re.compile(BACKGROUND_CALL.pattern + "|" + words_pattern(aliases, r"\s*\(").pattern)
+
+    @property
+    def entry_points(self) -> list[EntryPoint]:
+        return self._registrations[0] + self._external
+
+    @property
+    def background(self) -> dict[FunctionNode, str]:
+        return self._registrations[1]
+
+    @property
+    def view_classes(self) -> dict[str, str]:
+        return self._registrations[2]
+
+    @property
+    def teardown_lambdas(self) -> list[ast.Lambda]:
+        """``app.teardown_appcontext(lambda exc: Session.remove())``: lambdas registered as
+        teardowns (the reach model follows functions, not lambdas)."""
+        self._registrations  # noqa: B018 - the registrations find them
+        return self._lambdas
+
+    def _visit_decorator(self, node, decorator: ast.expr) -> None:
+        call = decorator if isinstance(decorator, ast.Call) else None
+        target = decorator.func if call else decorator
+        extra = self.options.request_decorators
+        if extra and not isinstance(node, ast.ClassDef):
+            name = dotted_name(target) or ""
+            qualified = self.imports.qualified_name(target) or ""
+            if {name, qualified, name.rsplit(".", 1)[-1]} & set(extra):
+                self._add_entry(node, "route", f"@{name} handler", None, decorator)
+        if isinstance(target, ast.Attribute):
+            method = target.attr
+            receiver = target.value
+            if isinstance(node, ast.ClassDef):
+                if method in ROUTE_METHODS and self.is_flask_object(receiver):
+                    path = string_value(call.args[0]) if call and call.args else None
+                    self._views[node.name] = f"view '{path}' {node.name}" if path else f"view {node.name}"
+                return
+            if self._is_route_decorator(method, receiver, call):
+                path = string_value(call.args[0]) if call and call.args else None
+                description = f"route '{path}'" if path else "route"
+                self._add_entry(node, "route", description, dotted_name(receiver), decorator)
+            elif method in REQUEST_HOOKS and self.is_flask_object(receiver):
+                self._add_entry(node, method, f"{method} hook", dotted_name(receiver), decorator)
+            elif method in TASK_DECORATORS or (
+                isinstance(target, ast.Name) and target.id in TASK_DECORATORS
+            ):
+                self._background.setdefault(node, f"task `{node.name}`")
+        elif isinstance(target, ast.Name) and not isinstance(node, ast.ClassDef):
+            qualified = self.imports.qualified_name(target) or target.id
+            if qualified.rsplit(".", 1)[-1] in TASK_DECORATORS:
+                self._background.setdefault(node, f"task `{node.name}`")
+
+    def _is_route_decorator(self, method: str, receiver: ast.expr, call: ast.Call | None) -> bool:
+        if method in ROUTE_METHODS:
+            return call is not None and self.is_flask_object(receiver)
+        if method in SHORTCUT_ROUTE_METHODS and call is not None and call.args:
+            path = string_value(call.args[0])
+            name = dotted_name(receiver)
+            if name in self.app_names:
+                return True
+            return path is not None and path.startswith("/") and self.is_flask_object(receiver)
+        return False
+
+    def _visit_registration_call(self, call: ast.Call, scope: ast.AST) -> None:
+        func = call.func
+        if isinstance(func, ast.Call) and isinstance(func.func, ast.Attribute):
+            # app.route("/x")(view) and app.errorhandler(500)(handler)
+            method = func.func.attr
+            if call.args and self.is_flask_object(func.func.value):
+                if method in ROUTE_METHODS or method in REQUEST_HOOKS:
+                    kind = "route" if method in ROUTE_METHODS else method
+                    for function in self._functions_referenced(call.args[0], scope):
+                        self._add_entry(function, kind, f"{kind} hook" if kind != "route" else "route",
+                                        dotted_name(func.func.value), call)
+            return
+        if not isinstance(func, ast.Attribute):
+            self._visit_background_call(call, scope)
+            return
+        method = func.attr
+        receiver = func.value
+        if (
+            method.startswith("teardown_")
+            and call.args
+            and isinstance(call.args[-1], ast.Lambda)
+            and self.is_flask_object(receiver)
+        ):
+            self._lambdas.append(call.args[-1])
+        if method in REQUEST_HOOKS and call.args and self.is_flask_object(receiver):
+            for function in self._functions_referenced(call.args[-1], scope):
+                self._add_entry(function, method, f"{method} hook", dotted_name(receiver), call)
+        elif method == "register_error_handler" and len(call.args) >= 2 and self.is_flask_object(receiver):
+            for function in self._functions_referenced(call.args[1], scope):
+                self._add_entry(function, "errorhandler", "errorhandler", dotted_name(receiver), call)
+        elif method == "add_url_rule" and self.is_flask_object(receiver):
+            view = keyword_value(call, "view_func")
+            if view is None and len(call.args) >= 3:
+                view = call.args[2]
+            path = string_value(call.args[0]) if call.args else None
+            if view is not None:
+                self._register_view_reference(view, call, scope, path, dotted_name(receiver))
+        elif method == "add_resource" and call.args:
+            class_name = dotted_name(call.args[0])
+            if class_name in self.classes:
+                path = string_value(call.args[1]) if len(call.args) > 1 else None
+                self._views[class_name] = f"view '{path}' {class_name}" if path else f"view {class_name}"
+        else:
+            self._visit_background_call(call, scope)
+
+    def _register_view_reference(self, view: ast.expr, call: ast.Call, scope, path, receiver) -> None:
+        if (
+            isinstance(view, ast.Call)
+            and isinstance(view.func, ast.Attribute)
+            and view.func.attr == "as_view"
+        ):
+            class_name = dotted_name(view.func.value)
+            if class_name in self.classes:
+                self._views[class_name] = f"view '{path}' {class_name}" if path else f"view {class_name}"
+            return
+        description = f"route '{path}'" if path else "route"
+        for function in self._functions_referenced(view, scope):
+            self._add_entry(function, "route", description, receiver, call)
+
+    def _visit_background_call(self, call: ast.Call, scope: ast.AST) -> None:
+        qualified = self.imports.qualified_name(call.func) or dotted_name(call.func) or ""
+        short = qualified.rsplit(".", 1)[-1]
+        target = None
+        if qualified in THREAD_CLASSES or short in ("Thread", "Timer", "Process"):
+            target = keyword_value(call, "target")
+            if target is None and short == "Timer" and len(call.args) >= 2:
+                target = call.args[1]
+            reason = "thread target"
+        elif isinstance(call.func, ast.Attribute) and short in EXECUTOR_METHODS and call.args:
+            target = call.args[0]
+            reason = "executor job"
+        if target is None:
+            return
+        for function in self._functions_referenced(target, scope):
+            self._background.setdefault(function, f"{reason} `{function.name}`")
+
+    def _add_entry(self, function, kind: str, description: str, registered_on, site) -> None:
+        position = (getattr(site, "lineno", 0), getattr(site, "col_offset", 0))
+        self._entries.append((position, EntryPoint(function, kind, description, registered_on)))
+
+    # -- resolving references to functions -----------------------------------------------------
+
+    def enclosing_function(self, node: ast.AST) -> FunctionNode | None:
+        """The function whose body holds ``node`` (its decorators and defaults included, as the
+        scans count them); ``None`` for module and class level."""
+        line = getattr(node, "lineno", None)
+        if line is None:
+            return None
+        scope = self.scopes.scope_at(line)
+        if scope is node:  # a ``def`` or ``class``: the scope it is written in
+            scope = self.scopes.parent_scope(node)
+        return scope if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+    def executing_function(self, node: ast.AST) -> FunctionNode | None:
+        """The function whose run evaluates ``node`` (``None``: module or class level, at import).
+
+        Unlike ``enclosing_function``, the decorators and default values of a ``def`` belong to
+        the function the ``def`` stands in: ``@event.listens_for(...)`` on a function nested in
+        a view runs on every request, ``@app.after_request`` on a module-level one at import.
+        A class body runs when the scope holding the ``class`` statement runs.
+        """
+        line = getattr(node, "lineno", None)
+        if line is None:
+            return None
+        scope = self.scopes.scope_at(line)
+        while not isinstance(scope, ast.Module):
+            if isinstance(scope, ast.ClassDef) or _in_header(scope, node):
+                scope = self.scopes.parent_scope(scope)
+                continue
+            return scope
+        return None
+
+    def _functions_referenced(self, expr: ast.expr, scope: ast.AST | None) -> list[FunctionNode]:
+        """The function(s) defined here that an expression such as ``f`` or ``self.f`` names,
+        where ``scope`` is the function (or module/class) the expression is written in."""
+        if isinstance(expr, ast.Lambda):
+            return []
+        function = scope if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+        if isinstance(expr, ast.Name):
+            found = self._lookup_name(expr.id, function)
+            return [found] if found is not None else []
+        if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
+            owner = expr.value.id
+            if owner in ("self", "cls") and function is not None:
+                klass = self.info(function).klass or self._class_of_outer(function)
+                if klass is not None:
+                    method = self.all_methods(klass.name).get(expr.attr)
+                    return [method] if method is not None else []
+            class_name = owner if owner in self.classes else self.module_instances.get(owner)
+            if class_name:
+                method = self.all_methods(class_name).get(expr.attr)
+                return [method] if method is not None else []
+        return []
+
+    def _class_of_outer(self, function: FunctionNode) -> ast.ClassDef | None:
+        info = self.info(function)
+        while info.klass is None and info.parent is not None:
+            info = self.info(info.parent)
+        return info.klass
+
+    def _lookup_name(self, name: str, function: FunctionNode | None) -> FunctionNode | None:
+        while function is not None:
+            nested = self.nested(function)
+            if name in nested:
+                return nested[name]
+            function = self.info(function).parent
+        return self.module_functions.get(name)
+
+    def functions_called(self, expr: ast.expr, site: ast.AST) -> list[FunctionNode]:
+        """The functions defined here that ``expr`` (``f``, ``self.f``, ``Cls.f``) names, with
+        ``site`` a node of the function the expression is written in."""
+        return self._functions_referenced(expr, self.enclosing_function(site))
+
+    def request_global(self, node: ast.AST) -> str | None:
+        """``request``/``session``/``g`` when ``node`` names Flask's or Quart's proxy."""
+        if not isinstance(node, (ast.Name, ast.Attribute)):
+            return None
+        return REQUEST_GLOBALS.get(self.imports.qualified_name(node) or "")
+
+    def all_methods(self, class_name: str, seen: set[str] | None = None) -> dict[str, FunctionNode]:
+        """Methods of a class defined here, including those inherited from bases defined here."""
+        seen = seen if seen is not None else set()
+        if class_name in seen or class_name not in self.classes:
+            return {}
+        seen.add(class_name)
+        result: dict[str, FunctionNode] = {}
+        for base in reversed(self.classes[class_name].bases):
+            base_name = dotted_name(base)
+            if base_name:
+                result.update(self.all_methods(base_name, seen))
+        result.update(self.methods.get(class_name, {}))
+        return result
+
+    def _is_view_class(self, klass: ast.ClassDef, seen: set[str]) -> bool:
+        seen.add(klass.name)
+        for base in klass.bases:
+            qualified = self.imports.qualified_name(base) or ""
+            name = dotted_name(base) or ""
+            if qualified in VIEW_BASE_CLASSES or name.rsplit(".", 1)[-1] in VIEW_BASE_SHORT_NAMES:
+                return True
+            if name in self.classes and name not in seen and self._is_view_class(self.classes[name], seen):
+                return True
+        return False
+
+    # -- request-time reachability -------------------------------------------------------------
+
+    @cached_property
+    def request_time(self) -> dict[FunctionNode, Reach]:
+        """Every function that runs per request, with the first entry point found to reach it."""
+        return self.reach_from(self.entry_points)
+
+    def reach_from(self, entries: Iterable[EntryPoint]) -> dict[FunctionNode, Reach]:
+        """Every function that the given entry points run, with the first entry found to reach it."""
+        reached: dict[FunctionNode, Reach] = {}
+        queue: deque[FunctionNode] = deque()
+        for entry in entries:
+            if entry.function not in reached:
+                reached[entry.function] = Reach(entry, (entry.function.name,))
+                queue.append(entry.function)
+        while queue:
+            function = queue.popleft()
+            reach = reached[function]
+            for callee in self.callees(function):
+                if callee not in reached:
+                    reached[callee] = Reach(reach.entry, reach.path + (callee.name,))
+                    queue.append(callee)
+        return reached
+
+    def request_reach(self, node: ast.AST) -> Reach | None:
+        """How the code that evaluates ``node`` runs per request; ``None`` if it does not."""
+        function = self.executing_function(node)
+        return self.request_time.get(function) if function is not None else None
+
+    def add_external_reach(self, reached: dict[str, str]) -> None:
+        """Seed functions that request-time code in other modules calls (project analysis)."""
+        if not reached:
+            return
+        reached_here = self.request_time  # what this module's own entry points reach comes first
+        for qualname, description in reached.items():
+            function = self.function_by_qualname(qualname)
+            if function is not None and function not in reached_here:
+                self._external.append(EntryPoint(function, "called", description, None))
+        self.__dict__.pop("request_time", None)
+
+    def function_by_qualname(self, qualname: str) -> FunctionNode | None:
+        """``Cls.method`` or ``create_app.<locals>.index`` -> its node, scanning only that path."""
+        scope: ast.AST = self.tree
+        for part in qualname.split("."):
+            if part == "<locals>":
+                continue
+            found = None
+            for definition in self.scopes.definitions(scope):
+                if definition.name == part:
+                    found = definition
+                    break
+            if found is None:
+                return None
+            scope = found
+        return scope if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+    def imported_calls(self, function: FunctionNode) -> list[str]:
+        """Qualified names of imported functions ``function`` calls or hands on (project analysis).
+
+        A decorator from another module is named with a ``.<locals>`` suffix: its wrappers run.
+        """
+        found = []
+        for decorator in function.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            qualified = self.imports.qualified_name(target)
+            if qualified:
+                found.append(f"{qualified}.<locals>")
+        for node in scan(function).of(ast.Call):
+            for candidate in [node.func] + list(node.args) + [k.value for k in node.keywords]:
+                if isinstance(candidate, (ast.Name, ast.Attribute)):
+                    qualified = self.imports.qualified_name(candidate)
+                    if qualified:
+                        found.append(qualified)
+        return found
+
+    def reachable_from(self, starts) -> set[FunctionNode]:
+        """``starts`` and every function of this module they run (through ``callees``)."""
+        seen: set[FunctionNode] = set()
+        stack = list(starts)
+        while stack:
+            function = stack.pop()
+            if function in seen:
+                continue
+            seen.add(function)
+            stack.extend(self.callees(function))
+        return seen
+
+    def is_request_time(self, function: FunctionNode | None) -> bool:
+        return function is not None and function in self.request_time
+
+    def request_time_functions(self) -> Iterator[tuple[FunctionNode, Reach]]:
+        return iter(self.request_time.items())
+
+    @property
+    def teardowns(self) -> list[EntryPoint]:
+        return [entry for entry in self.entry_points if entry.kind in TEARDOWN_HOOKS]
+
+    def callees(self, function: FunctionNode) -> list[FunctionNode]:
+        """Functions defined in this module that running ``function`` runs (or hands on to run)."""
+        cached = self._callees.get(function)
+        if cached is not None:
+            return cached
+        info = self.info(function)
+        found: list[FunctionNode] = list(self.nested(function).values())
+        for decorator in function.decorator_list:  # a decorator's wrapper runs on every call
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            for decorator_function in self._functions_referenced(target, function):
+                found.extend(self.nested(decorator_function).values())
+        for node in scan(function).of(ast.Call):
+            found.extend(self._functions_referenced(node.func, function))
+            name = dotted_name(node.func)
+            if name in self.classes:
+                init = self.all_methods(name).get("__init__")
+                if init is not None:
+                    found.append(init)
+            if (
+                isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Call)
+                and dotted_name(node.func.value.func) == "super"
+                and info.klass is not None
+            ):
+                for base in info.klass.bases:
+                    base_name = dotted_name(base)
+                    method = self.all_methods(base_name).get(node.func.attr) if base_name else None
+                    if method is not None:
+                        found.append(method)
+            for argument in list(node.args) + [k.value for k in node.keywords]:
+                if isinstance(argument, (ast.Name, ast.Attribute)):
+                    found.extend(self._functions_referenced(argument, function))
+        self._callees[function] = found
+        return found
+
+    @cached_property
+    def _callees(self) -> dict[FunctionNode, list[FunctionNode]]:
+        return {}
+
+
+def _assignments(scope: ast.AST) -> Iterator[ast.Assign | ast.AnnAssign]:
+    scanned = scan(scope)
+    yield from scanned.of(ast.Assign)
+    for node in scanned.of(ast.AnnAssign):
+        if node.value is not None:
+            yield node
+
+
+def _targets(node: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
+    return node.targets if isinstance(node, ast.Assign) else [node.target]
+
+
+def _in_header(definition: ast.AST, node: ast.AST) -> bool:
+    """Whether ``node`` is part of a ``def``'s decorators or default values."""
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    arguments = definition.args
+    header = list(definition.decorator_list) + list(arguments.defaults)
+    header += [d for d in arguments.kw_defaults if d is not None]
+    start = (node.lineno, node.col_offset)
+    end = (getattr(node, "end_lineno", node.lineno), getattr(node, "end_col_offset", node.col_offset))
+    for part in header:
+        if (part.lineno, part.col_offset) <= start and end <= (part.end_lineno, part.end_col_offset):
+            return True
+    return False

@@ -1,0 +1,486 @@
+"""Whole-project facts: what the other modules of the same project register, define and clean up.
+
+Real services spread one leak over several files: the route in ``api.py`` calls the helper in
+``logging.py`` that writes the thread-local; the teardown in ``app.py`` removes the session
+``extensions.py`` creates. The per-file analysis cannot see either half alone.
+
+The index costs what it must, and no more:
+
+1. the project's ``.py`` files are listed and ``stat``-ed (regular files only: a FIFO or a
+   device named ``*.py`` is skipped and named once, never opened);
+2. a file's cached entry is reused while its size and modification time match (then its
+   content hash is checked), so a warm run reads no file it has seen;
+3. a file is read (with a size cap) only to decide, from its text, whether it can register
+   request entry points or teardowns; it is parsed only when its facts are needed: it has
+   entry points, request-time code elsewhere calls into it, or a question names it;
+4. facts are JSON (``module_facts.py``), stored per file in ``.flaskleak_cache/`` at the
+   project root, written atomically (not for a root found without a marker: a folder of
+   loose scripts is analysed as one project, but nothing is written into it).
+
+A file that cannot be read or parsed is left out of the index and named once on stderr; it
+never affects another file's findings. Nothing is imported or executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import stat
+import sys
+import sysconfig
+import tempfile
+import warnings
+from collections import deque
+from functools import cached_property, lru_cache
+
+from .. import __version__
+from ..options import Options
+from ..source import SourceError, decode_source, read_regular_file
+from .containers import container_facts
+from .config_project import class_bases_facts
+from .file import FileModel
+from .module_facts import TEARDOWN_SIGNALS, call_facts, has_entry_signals
+from .teardowns import teardown_facts
+
+CACHE_DIRECTORY = ".flaskleak_cache"
+CACHE_FORMAT = 4  # bump when the shape of the cached facts changes
+SKIP_DIRECTORIES = {
+    ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
+    "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+    CACHE_DIRECTORY, "site-packages", ".eggs",
+}
+MAX_FILE_BYTES = 2_000_000  # generated monsters hold no project facts worth their parse time
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
+FACT_GROUPS = {
+    "calls": call_facts,
+    "teardowns": teardown_facts,
+    "containers": container_facts,
+    "configs": lambda model: class_bases_facts(model),
+}
+_roots: dict[str, str | None] = {}
+_indexes: dict[tuple[str, Options], ProjectIndex] = {}
+_named: set[str] = set()  # files already named on stderr as skipped
+_unmarked: set[str] = set()  # roots found without a marker: analysed, but no cache written there
+
+
+def find_root(path: str) -> str | None:
+    """The project a file belongs to: the nearest folder at or above it with a
+    ``pyproject.toml``, ``setup.cfg``, ``.git`` or a ``setup.py`` that is not inside a package;
+    without one, the folder holding the top of the file's package chain."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if directory in _roots:
+        return _roots[directory]
+    visited = []
+    found = None
+    current = directory
+    while True:
+        if current in _roots:
+            found = _roots[current]
+            break
+        visited.append(current)
+        if _is_root(current):
+            found = current
+            break
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    if found is None:
+        found = _package_top(directory)
+        _unmarked.add(found)
+    for folder in visited:
+        _roots[folder] = found
+    return found
+
+
+def _is_root(directory: str) -> bool:
+    if any(os.path.exists(os.path.join(directory, marker)) for marker in ROOT_MARKERS):
+        return True
+    return os.path.isfile(os.path.join(directory, "setup.py")) and not os.path.isfile(
+        os.path.join(directory, "__init__.py")
+    )
+
+
+def _package_top(directory: str) -> str:
+    """The folder above the outermost package that holds ``directory``."""
+    while os.path.isfile(os.path.join(directory, "__init__.py")):
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return directory
+
+
+@lru_cache(maxsize=1)
+def _installed_code_prefixes() -> tuple[str, ...]:
+    """Where installed code lives: the stdlib and site-packages are nobody's project."""
+    paths = sysconfig.get_paths()
+    prefixes = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    return tuple(os.path.join(os.path.realpath(p), "") for p in prefixes)
+
+
+def project_for(path: str, options: Options) -> ProjectIndex | None:
+    if not options.project_analysis or not path or not os.path.isfile(path):
+        return None
+    real = os.path.realpath(path)
+    if real.startswith(_installed_code_prefixes()) or f"{os.sep}site-packages{os.sep}" in real:
+        return None
+    root = find_root(path)
+    if root is None:
+        return None
+    key = (root, options)
+    if key not in _indexes:
+        _indexes[key] = ProjectIndex(root, options)
+    return _indexes[key]
+
+
+def prebuild(paths, options: Options) -> None:
+    """Build the request-time closure of the projects holding ``paths`` now, in this process:
+    worker processes forked afterwards share it, and the disk cache serves the others."""
+    roots: set[str] = set()
+    for path in paths:
+        probe = path if os.path.isfile(path) else os.path.join(path, "__init__.py")
+        if not options.project_analysis:
+            return
+        try:
+            index = project_for(probe, options) if os.path.isfile(probe) else None
+            if index is None and os.path.isdir(path):
+                index = _index_for_directory(path, options)
+            if index is not None and index.root not in roots:
+                roots.add(index.root)
+                index.request_time  # noqa: B018 - computed here, shared by the workers
+        except Exception:  # the project index is an extra: never fail the run on it
+            if os.environ.get("FLASKLEAK_STRICT"):
+                raise
+
+
+def _index_for_directory(directory: str, options: Options) -> ProjectIndex | None:
+    root = find_root(os.path.join(os.path.abspath(directory), "__probe__.py"))
+    if root is None:
+        return None
+    key = (root, options)
+    if key not in _indexes:
+        _indexes[key] = ProjectIndex(root, options)
+    return _indexes[key]
+
+
+def name_once(relative: str, why: str) -> None:
+    """Tell the user, once per file and process, that a project file was left out."""
+    if relative not in _named:
+        _named.add(relative)
+        print(f"flake8-flaskleak: {relative}: skipped by the project index ({why})", file=sys.stderr)
+
+
+class ProjectIndex:
+    def __init__(self, root: str, options: Options):
+        self.root = root
+        self.options = options
+        self._dirty = False
+        self._models: dict[str, FileModel | None] = {}
+        self._mentions: dict[str, list[str]] = {}
+
+    # -- files ---------------------------------------------------------------------------------
+
+    @cached_property
+    def files(self) -> dict[str, tuple[int, int]]:
+        """Relative path -> (size, modification time in ns) of every regular ``.py`` file."""
+        found: dict[str, tuple[int, int]] = {}
+        for directory, subdirectories, names in os.walk(self.root):
+            subdirectories[:] = sorted(
+                d for d in subdirectories if d not in SKIP_DIRECTORIES and not d.endswith(".egg-info")
+            )
+            for name in sorted(names):
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(directory, name)
+                relative = os.path.relpath(path, self.root)
+                try:
+                    info = os.stat(path)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(info.st_mode):
+                    name_once(relative, "not a regular file")
+                    continue
+                found[relative] = (info.st_size, info.st_mtime_ns)
+        return found
+
+    @cached_property
+    def module_paths(self) -> dict[str, str]:
+        """Dotted module name -> relative path, from the packages (``__init__.py``) of the listing."""
+        packages = {os.path.dirname(r) for r in self.files if os.path.basename(r) == "__init__.py"}
+        result: dict[str, str] = {}
+        for relative in self.files:
+            directory, filename = os.path.split(relative)
+            parts = [] if filename == "__init__.py" else [filename[:-3]]
+            while directory in packages:
+                directory, package = os.path.split(directory)
+                parts.insert(0, package)
+            if parts:
+                result.setdefault(".".join(parts), relative)
+        return result
+
+    def relative(self, path: str) -> str:
+        return os.path.relpath(os.path.abspath(path), self.root)
+
+    # -- per-file entries ----------------------------------------------------------------------
+
+    @cached_property
+    def _cache(self) -> dict[str, dict]:
+        try:
+            with open(self._cache_file, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if _valid_entry(v)} if isinstance(data, dict) else {}
+
+    def _entry(self, relative: str) -> dict | None:
+        """The file's cache entry, valid for its current content; None if it cannot be read."""
+        signature = self.files.get(relative)
+        if signature is None:
+            return None
+        entry = self._cache.get(relative)
+        if entry is not None and entry["size"] == signature[0] and entry["mtime"] == signature[1]:
+            return entry
+        if signature[0] > MAX_FILE_BYTES:
+            name_once(relative, f"over {MAX_FILE_BYTES // 1_000_000} MB")
+            return None
+        data = self._read(relative)
+        if data is None:
+            return None
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        if entry is not None and entry["hash"] == digest:
+            entry["size"], entry["mtime"] = signature
+        else:
+            text = data.decode("utf-8", "replace")
+            entry = {
+                "size": signature[0],
+                "mtime": signature[1],
+                "hash": digest,
+                "entry": has_entry_signals(text, self.options),
+                "teardown": bool(TEARDOWN_SIGNALS.search(text)),
+                "facts": {},
+            }
+        self._cache[relative] = entry
+        self._dirty = True
+        return entry
+
+    def _read(self, relative: str) -> bytes | None:
+        try:
+            return read_regular_file(os.path.join(self.root, relative), MAX_FILE_BYTES)
+        except SourceError as error:
+            name_once(relative, error.message)
+            return None
+
+    def text(self, relative: str) -> str | None:
+        data = self._read(relative)
+        if data is None:
+            return None
+        try:
+            return decode_source(data)
+        except SourceError:
+            return data.decode("utf-8", "replace")
+
+    def _model(self, relative: str) -> FileModel | None:
+        """The parsed model of another project file (kept for this process), or None."""
+        if relative in self._models:
+            return self._models[relative]
+        model = None
+        data = self._read(relative)
+        if data is not None:
+            path = os.path.join(self.root, relative)
+            try:
+                text = decode_source(data)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tree = ast.parse(text, filename=path)
+                model = FileModel(tree, text, path, self.options, project=None)
+            except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError) as error:
+                name_once(relative, f"cannot be parsed: {type(error).__name__}")
+        if len(self._models) > 64:  # keep memory flat on big projects
+            self._models.pop(next(iter(self._models)))
+        self._models[relative] = model
+        return model
+
+    def facts(self, relative: str, group: str) -> dict | None:
+        """One group of one file's facts (``module_facts.py``), computed once and cached."""
+        entry = self._entry(relative)
+        if entry is None:
+            return None
+        facts = entry["facts"]
+        if group not in facts:
+            model = self._model(relative)
+            value = None
+            if model is not None:
+                try:
+                    value = FACT_GROUPS[group](model)
+                except RecursionError:
+                    name_once(relative, "too deeply nested to analyse")
+                except Exception:
+                    if os.environ.get("FLASKLEAK_STRICT"):
+                        raise
+                    name_once(relative, "internal error while collecting its facts")
+            facts[group] = value
+            self._dirty = True
+        return facts[group]
+
+    # -- request-time code across modules ------------------------------------------------------
+
+    @cached_property
+    def request_time(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(relative path, qualname) -> (how it is reached, the file of its entry point)."""
+        reached: dict[tuple[str, str], tuple[str, str]] = {}
+        queue: deque[tuple[str, str]] = deque()
+        for relative in self.files:
+            entry = self._entry(relative)
+            if entry is None or not entry["entry"]:
+                continue
+            facts = self.facts(relative, "calls")
+            if not facts:
+                continue
+            shown = relative.replace(os.sep, "/")
+            for qualname, description in facts["entries"].items():
+                reached[(relative, qualname)] = (f"{description} in {shown}", relative)
+                queue.append((relative, qualname))
+        while queue:
+            relative, qualname = queue.popleft()
+            how = reached[(relative, qualname)]
+            calls = (self.facts(relative, "calls") or {}).get("calls", {}).get(qualname, {})
+            targets = [(relative, local) for local in calls.get("local", [])]
+            for name in calls.get("imported", []):
+                targets.extend(self._targets_of(name))
+            for target in targets:
+                if target not in reached:
+                    reached[target] = how
+                    queue.append(target)
+        self.save()
+        return reached
+
+    def reached_from_elsewhere(self, path: str) -> dict[str, str]:
+        """Qualnames in ``path`` run per request because code in ANOTHER module calls them."""
+        relative = self.relative(path)
+        return {
+            qualname: description
+            for (where, qualname), (description, origin) in self.request_time.items()
+            if where == relative and origin != relative
+        }
+
+    def _locate(self, qualified: str) -> tuple[str, str] | None:
+        """``pkg.mod.func`` -> (relative path of ``pkg.mod``, ``func``)."""
+        parts = qualified.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            relative = self.module_paths.get(".".join(parts[:cut]))
+            if relative is not None:
+                return relative, ".".join(parts[cut:])
+        return None
+
+    def _targets_of(self, name: str) -> list[tuple[str, str]]:
+        """Functions an imported qualified name runs: itself, a class's ``__init__``, or the
+        wrappers nested in a decorator (``name.<locals>``)."""
+        wrappers = name.endswith(".<locals>")
+        located = self._locate(name[: -len(".<locals>")] if wrappers else name)
+        if located is None:
+            return []
+        relative, qualname = located
+        facts = self.facts(relative, "calls")
+        if not facts:
+            return []
+        functions = facts["functions"]
+        if wrappers:
+            prefix = qualname + ".<locals>."
+            return [(relative, q) for q in functions if q.startswith(prefix)]
+        if qualname in functions:
+            return [(relative, qualname)]
+        if f"{qualname}.__init__" in functions:
+            return [(relative, f"{qualname}.__init__")]
+        return []
+
+    # -- questions rules ask -------------------------------------------------------------------
+
+    def module_file(self, qualified: str) -> str | None:
+        """The relative path of the project module ``qualified`` is (or is defined in):
+        ``shop.config.BaseConfig`` -> ``shop/config.py``; None for anything not in the project."""
+        parts = qualified.split(".")
+        for cut in range(len(parts), 0, -1):
+            relative = self.module_paths.get(".".join(parts[:cut]))
+            if relative is not None:
+                return relative
+        return None
+
+    def module_source(self, module: str) -> tuple[str, str] | None:
+        """(relative path, text) of the project module ``pkg.mod``; None if it is not one."""
+        relative = self.module_paths.get(module)
+        if relative is None:
+            return None
+        text = self.text(relative)
+        return (relative, text) if text is not None else None
+
+    def teardown_facts(self, exclude_path: str | None = None) -> list[tuple[str, dict]]:
+        """(relative path, facts) of every other module whose teardowns release or clear."""
+        excluded = self.relative(exclude_path) if exclude_path else None
+        found = []
+        for relative in self.files:
+            if relative == excluded:
+                continue
+            entry = self._entry(relative)
+            if entry is None or not entry["teardown"]:
+                continue
+            facts = self.facts(relative, "teardowns")
+            if facts:
+                found.append((relative, facts))
+        self.save()
+        return found
+
+    def files_mentioning(self, word: str) -> list[str]:
+        """Project files whose text contains ``word`` (read on demand, remembered per word)."""
+        if word not in self._mentions:
+            found = []
+            encoded = word.encode()
+            for relative in self.files:
+                data = self._read(relative) if self.files[relative][0] <= MAX_FILE_BYTES else None
+                if data is not None and encoded in data:
+                    found.append(relative)
+            self._mentions[word] = found
+        return self._mentions[word]
+
+    # -- disk cache ----------------------------------------------------------------------------
+
+    @property
+    def _cache_file(self) -> str:
+        key = repr((CACHE_FORMAT, self.options)).encode()
+        fingerprint = hashlib.blake2b(key, digest_size=6).hexdigest()
+        return os.path.join(self.root, CACHE_DIRECTORY, f"index-{__version__}-{fingerprint}.json")
+
+    def save(self) -> None:
+        if not self._dirty or self.root in _unmarked:
+            return
+        self._dirty = False
+        live = {k: v for k, v in self._cache.items() if k in self.files}
+        directory = os.path.dirname(self._cache_file)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            ignore = os.path.join(directory, ".gitignore")
+            if not os.path.exists(ignore):
+                with open(ignore, "w", encoding="utf-8") as handle:
+                    handle.write("# created by flake8-flaskleak\n*\n")
+            descriptor, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                json.dump(live, handle)
+            os.replace(temporary, self._cache_file)
+            for stale in os.listdir(directory):  # indexes of other versions or options
+                if stale.startswith("index-") and stale != os.path.basename(self._cache_file):
+                    os.remove(os.path.join(directory, stale))
+        except OSError:
+            pass  # a read-only checkout still gets the analysis, just not the cache
+
+
+def _valid_entry(entry: object) -> bool:
+    """A cache entry this version wrote: anything else (older format, hand-edited) is redone."""
+    if not isinstance(entry, dict):
+        return False
+    if not isinstance(entry.get("hash"), str) or not isinstance(entry.get("facts"), dict):
+        return False
+    if not all(isinstance(entry.get(k), int) and not isinstance(entry.get(k), bool) for k in ("size", "mtime")):
+        return False
+    return isinstance(entry.get("entry"), bool) and isinstance(entry.get("teardown"), bool)

@@ -1,0 +1,98 @@
+"""The one traversal: what each scope (module, class body, function) evaluates, by node type.
+
+A scope is scanned once, the first time anything asks about it, and the result is kept on the
+scope node itself (a private attribute, invisible to ``ast`` and to other flake8 plugins). The
+scan does not enter nested functions, lambdas or classes (what a nested ``def`` does happens
+when it is called); it records them as the scope's definitions, to be scanned in their turn
+when a question reaches them. Every other layer reads these scans instead of walking the tree:
+a node is visited once per file, however many rules ask about it.
+"""
+
+from __future__ import annotations
+
+import ast
+
+SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_SCOPE_TYPE_SET = frozenset(SCOPE_TYPES)
+_CACHE = "_flaskleak_scan"
+
+
+class Scan:
+    """The nodes one scope evaluates, in pre-order, and the same nodes grouped by type."""
+
+    __slots__ = ("nodes", "by_type")
+
+    def __init__(self, nodes: list[ast.AST], by_type: dict[type, list[ast.AST]]):
+        self.nodes = nodes
+        self.by_type = by_type
+
+    def of(self, kind: type) -> list:
+        """The nodes of one exact type (``ast.Call``, ``ast.Assign``...), in pre-order."""
+        return self.by_type.get(kind, _EMPTY)
+
+    def of_any(self, *kinds: type) -> list:
+        if len(kinds) == 1:
+            return self.by_type.get(kinds[0], _EMPTY)
+        wanted = set(kinds)
+        return [node for node in self.nodes if type(node) in wanted]
+
+    @property
+    def definitions(self) -> list:
+        """Functions, lambdas and classes defined directly in this scope."""
+        found = []
+        for kind in SCOPE_TYPES:
+            found.extend(self.by_type.get(kind, _EMPTY))
+        return found
+
+
+_EMPTY: list = []
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes`` as a list, without the generator overhead."""
+    found = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            found.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, ast.AST):
+                    found.append(item)
+    return found
+
+
+def scan(scope: ast.AST) -> Scan:
+    """The scan of ``scope`` (a module, class, function or lambda), computed once."""
+    cached = scope.__dict__.get(_CACHE)
+    if cached is not None:
+        return cached
+    nodes: list[ast.AST] = []
+    by_type: dict[type, list[ast.AST]] = {}
+    stack = children(scope)
+    stack.reverse()
+    append = nodes.append
+    pop = stack.pop
+    extend = stack.extend
+    while stack:
+        node = pop()
+        append(node)
+        kind = type(node)
+        bucket = by_type.get(kind)
+        if bucket is None:
+            by_type[kind] = [node]
+        else:
+            bucket.append(node)
+        if kind in _SCOPE_TYPE_SET:
+            continue
+        below = children(node)
+        if below:
+            below.reverse()
+            extend(below)
+    result = Scan(nodes, by_type)
+    setattr(scope, _CACHE, result)
+    return result
+
+
+def is_scanned(scope: ast.AST) -> bool:
+    return _CACHE in scope.__dict__
