@@ -247,6 +247,8 @@ def main() -> int:
                              "empty verdict (FILE may be the triage file itself)")
     parser.add_argument("--fail-on-untriaged", action="store_true",
                         help="exit 1 when a finding is not triaged")
+    parser.add_argument("--fail-on-recall-loss", action="store_true",
+                        help="exit 1 when a finding triaged TP is no longer reported")
     args = parser.parse_args()
     packages = selected(args)
     if args.list_flask_files:
@@ -289,17 +291,24 @@ def main() -> int:
     print("total findings: " + (", ".join(f"{c} {n}" for c, n in sorted(totals.items())) or "none"))
 
     report = triage.compare(set(found), verdicts, {(p.name, p.version) for p in packages})
-    triage.print_report(report, found)
-    if args.write_untriaged and report.untriaged:
-        already_listed = [k for k in report.untriaged if k in verdicts]  # empty verdict lines
-        triage.append_untriaged(args.write_untriaged,
-                                [k for k in report.untriaged if k not in already_listed]
-                                if args.write_untriaged.resolve() == args.triage.resolve()
-                                else report.untriaged)
-        print(f"wrote the untriaged findings to {args.write_untriaged}")
+    triage.print_report(report, verdicts, found, triage.stale(verdicts, set(CORPUS)))
+    if args.write_untriaged:
+        write_untriaged(args.write_untriaged, args.triage, report.untriaged, verdicts)
     if args.fail_on_untriaged and report.untriaged:
         failures += 1
+    if args.fail_on_recall_loss and report.lost_true_positives:
+        failures += 1
     return 1 if failures else 0
+
+
+def write_untriaged(target: Path, triage_file: Path, untriaged: list[triage.Key],
+                    verdicts: dict[triage.Key, triage.Verdict]) -> None:
+    # Lines already in the triage file with an empty verdict are not added to it a second time.
+    same_file = target.resolve() == triage_file.resolve()
+    keys = [key for key in untriaged if not (same_file and key in verdicts)]
+    if keys:
+        triage.append_untriaged(target, keys)
+        print(f"added {len(keys)} untriaged findings to {target}: fill in their verdict and reason")
 
 
 if __name__ == "__main__":

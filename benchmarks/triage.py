@@ -126,7 +126,13 @@ def ratio(tp: int, fp: int) -> str:
     return f"{tp / (tp + fp):.0%}" if tp + fp else "n/a"
 
 
-def print_report(report: Report, messages: dict[Key, str]) -> None:
+def stale(verdicts: dict[Key, Verdict], corpus: set[tuple[str, str]]) -> list[Key]:
+    """Triage lines for a package or version no longer in the corpus (a pin was changed)."""
+    return sorted(key for key in verdicts if (key.package, key.version) not in corpus)
+
+
+def print_report(report: Report, verdicts: dict[Key, Verdict], messages: dict[Key, str],
+                 stale_keys: list[Key]) -> None:
     tp, fp = len(report.true_positives), len(report.false_positives)
     print()
     print(f"precision over triaged findings: {ratio(tp, fp)} ({tp} TP, {fp} FP, "
@@ -143,9 +149,14 @@ def print_report(report: Report, messages: dict[Key, str]) -> None:
         print(f"\n!!! RECALL REGRESSION: {len(report.lost_true_positives)} true positives are no "
               "longer reported:")
         for key in report.lost_true_positives:
-            print(f"!!!     {line_for(key)}")
+            print(f"!!!     {line_for(key, verdicts[key].verdict, verdicts[key].reason)}")
     if report.gone_false_positives:
         print(f"\n{len(report.gone_false_positives)} false positives are gone (fixed; delete their "
               "lines from the triage file):")
         for key in report.gone_false_positives:
+            print(f"    {line_for(key, verdicts[key].verdict, verdicts[key].reason)}")
+    if stale_keys:
+        print(f"\n{len(stale_keys)} triage lines name a package version that is not in the corpus "
+              "(re-triage after changing a pin):")
+        for key in stale_keys:
             print(f"    {line_for(key)}")
