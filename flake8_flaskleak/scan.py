@@ -31,10 +31,11 @@ class Scan:
         return self.by_type.get(kind, _EMPTY)
 
     def of_any(self, *kinds: type) -> list:
-        if len(kinds) == 1:
-            return self.by_type.get(kinds[0], _EMPTY)
-        wanted = set(kinds)
-        return [node for node in self.nodes if type(node) in wanted]
+        """The nodes of several types, in source order (an enclosing node first)."""
+        found = [node for kind in kinds for node in self.by_type.get(kind, _EMPTY)]
+        if len(kinds) > 1:
+            found.sort(key=_position)
+        return found
 
     @property
     def definitions(self) -> list:
@@ -46,6 +47,15 @@ class Scan:
 
 
 _EMPTY: list = []
+
+
+def _position(node: ast.AST) -> tuple[int, int, int, int]:
+    return (
+        getattr(node, "lineno", 0),
+        getattr(node, "col_offset", 0),
+        -(getattr(node, "end_lineno", 0) or 0),
+        -(getattr(node, "end_col_offset", 0) or 0),
+    )
 
 
 def children(node: ast.AST) -> list[ast.AST]:
@@ -96,3 +106,70 @@ def scan(scope: ast.AST) -> Scan:
 
 def is_scanned(scope: ast.AST) -> bool:
     return _CACHE in scope.__dict__
+
+
+_STATEMENT_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+_STATEMENTS_CACHE = "_flaskleak_statements"
+
+
+def statements(scope: ast.AST) -> list[ast.stmt]:
+    """The statements a scope holds, at any depth of its blocks (``if``, ``try``, ``with``,
+    loops, ``match``), without entering nested functions or classes: a walk of statements only,
+    a small part of a full scan, enough to find definitions and imports."""
+    cached = scope.__dict__.get(_STATEMENTS_CACHE)
+    if cached is not None:
+        return cached
+    found: list[ast.stmt] = []
+    stack = list(reversed(getattr(scope, "body", [])))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.ExceptHandler, ast.match_case)):
+            stack.extend(reversed(node.body))
+            continue
+        found.append(node)
+        if isinstance(node, _SCOPE_TYPE_SET_STATEMENTS):
+            continue
+        for block in _STATEMENT_BLOCKS:
+            inner = getattr(node, block, None)
+            if inner:
+                stack.extend(reversed(inner))
+    setattr(scope, _STATEMENTS_CACHE, found)
+    return found
+
+
+_SCOPE_TYPE_SET_STATEMENTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def own_nodes(statement: ast.stmt) -> list[ast.AST]:
+    """The nodes of one statement outside its blocks and nested scopes: the header of an
+    ``if``/``for``/``with``/``def`` (decorators and defaults included), all of a simple one."""
+    found: list[ast.AST] = []
+    stack: list[ast.AST] = []
+    for name in statement._fields:
+        if name in _STATEMENT_BLOCKS:
+            continue
+        value = getattr(statement, name, None)
+        if isinstance(value, ast.AST):
+            stack.append(value)
+        elif isinstance(value, list):
+            stack.extend(item for item in value if isinstance(item, ast.AST))
+    stack.reverse()
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        if type(node) in _SCOPE_TYPE_SET:
+            continue
+        below = children(node)
+        if below:
+            below.reverse()
+            stack.extend(below)
+    return found
+
+
+def header_end(statement: ast.stmt) -> int:
+    """The last line of a statement's own nodes (its header, for a compound statement)."""
+    for name in _STATEMENT_BLOCKS:
+        block = getattr(statement, name, None)
+        if block:
+            return max(block[0].lineno - 1, statement.lineno)
+    return statement.end_lineno or statement.lineno

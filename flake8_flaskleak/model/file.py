@@ -17,7 +17,7 @@ from ..options import Options
 from .configs import ConfigModel
 from .flask import REQUEST_SIGNALS, FlaskModel
 from .imports import ImportResolver
-from ..scan import children, scan
+from ..scan import children, scan, statements
 from .scopes import Scopes
 from .text import SourceText, words_pattern
 
@@ -74,13 +74,12 @@ class FileModel:
 
     def import_statements(self) -> list[ast.Import | ast.ImportFrom]:
         """Every import statement of the file: module level first, then the others by line."""
-        module_scan = scan(self.tree)
-        found = list(module_scan.of_any(ast.Import, ast.ImportFrom))
+        imports = (ast.Import, ast.ImportFrom)
+        found = [node for node in statements(self.tree) if isinstance(node, imports)]
         lines = self.source.lines_matching(INDENTED_IMPORT)
         for scope in self.scopes.scopes_at(lines):
-            if scope is self.tree:
-                continue
-            found.extend(scan(scope).of_any(ast.Import, ast.ImportFrom))
+            if scope is not self.tree:
+                found.extend(node for node in statements(scope) if isinstance(node, imports))
         return found
 
     # -- what the text points at ---------------------------------------------------------------
@@ -103,8 +102,11 @@ class FileModel:
         if not names:
             return []
         found = []
-        for scope in self.scopes_mentioning(words_pattern(names, r"\s*\(")):
-            for call in scan(scope).of(ast.Call):
+        lines = self.source.lines_matching(words_pattern(names, r"\s*\("))
+        for scope, scope_lines in self.scopes.lines_by_scope(lines).items():
+            for call in self.scopes.nodes_on_lines(scope, scope_lines):
+                if type(call) is not ast.Call:
+                    continue
                 func = call.func
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
                 if name in names:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from functools import cached_property
 
 from ..astutil import dotted_name, keyword_value, string_value
 from .imports import ImportResolver
-from ..scan import scan
+from ..scan import header_end, scan, statements
 from .scopes import FunctionInfo, FunctionNode, Scopes
 from .text import SourceText, words_pattern
 
@@ -253,18 +254,19 @@ class FlaskModel:
                     if name is not None:
                         (apps if kind == "flask" else others).add(name)
         if apps:
-            returned = words_pattern(apps, r"[ \t]*(?:$|#|;)")
-            pattern = re.compile(r"\breturn[ \t]+" + returned.pattern, re.M)
-            for scope in self.scopes.scopes_at(self.source.lines_matching(pattern)):
+            returned = words_pattern(["return"], r"[ \t]+(?:" + "|".join(map(re.escape, apps)) + r")[ \t]*(?:[\r\n#;]|$)")
+            for scope in self.scopes.scopes_at(self.source.lines_matching(returned)):
                 if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-                    node.value is not None and dotted_name(node.value) in apps
-                    for node in scan(scope).of(ast.Return)
+                    isinstance(node, ast.Return)
+                    and node.value is not None
+                    and dotted_name(node.value) in apps
+                    for node in statements(scope)
                 ):
                     factories.add(scope.name)
         if factories:  # app = create_app() with the factory defined here
             lines = self.source.lines_matching(words_pattern(factories, r"\s*\("))
             for scope in self.scopes.scopes_at(lines):
-                for node in scan(scope).of(ast.Assign):
+                for node in _assignments(scope):
                     if isinstance(node.value, ast.Call) and dotted_name(node.value.func) in factories:
                         for target in node.targets:
                             if dotted_name(target):
@@ -359,19 +361,23 @@ class FlaskModel:
         self._views: dict[str, str] = {}
         self._lambdas: list[ast.Lambda] = []
         source = self.source
-        for line in source.lines_matching(DECORATOR_LINE):
-            definition = self.scopes.scope_at(line)
+        decorator_lines = self.scopes.lines_by_scope(source.lines_matching(DECORATOR_LINE))
+        for definition, lines in decorator_lines.items():
             if isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 for decorator in definition.decorator_list:
-                    if decorator.lineno == line:
+                    if decorator.lineno in lines:
                         self._visit_decorator(definition, decorator)
-        call_scopes = [self.tree]
-        pattern = self._background_pattern()
-        lines = sorted(set(source.lines_matching(REGISTRATION_CALL)) | set(source.lines_matching(pattern)))
-        call_scopes += [s for s in self.scopes.scopes_at(lines) if s is not self.tree]
-        for scope in call_scopes:
-            for call in scan(scope).of(ast.Call):
-                self._visit_registration_call(call, scope)
+        lines = set(source.lines_matching(REGISTRATION_CALL)) | set(source.lines_matching(BACKGROUND_CALL))
+        aliases = [local for local, qualified in self.imports.names.items() if qualified in THREAD_CLASSES]
+        if aliases:  # ``from threading import Thread as Worker``
+            lines |= set(source.lines_matching(words_pattern(aliases, r"\s*\(")))
+        for scope, scope_lines in self.scopes.lines_by_scope(lines).items():
+            written_in = scope
+            if not isinstance(scope, ast.Module) and scope_lines[-1] <= scope.lineno:
+                written_in = self.scopes.parent_scope(scope)  # in a decorator or a default
+            for call in self.scopes.nodes_on_lines(scope, scope_lines):
+                if type(call) is ast.Call:
+                    self._visit_registration_call(call, written_in)
         for class_name, klass in self.classes.items():
             if class_name not in self._views and self._is_view_class(klass, set()):
                 self._views[class_name] = f"view {class_name}"
@@ -382,14 +388,6 @@ class FlaskModel:
         self._entries.sort(key=lambda item: item[0])
         entries = [entry for _, entry in self._entries]
         return entries, self._background, self._views
-
-    def _background_pattern(self) -> re.Pattern[str]:
-        aliases = [
-            local for local, qualified in self.imports.names.items() if qualified in THREAD_CLASSES
-        ]
-        if not aliases:
-            return BACKGROUND_CALL
-        return re.compile(BACKGROUND_CALL.pattern + "|" + words_pattern(aliases, r"\s*\(").pattern)
 
     @property
     def entry_points(self) -> list[EntryPoint]:
@@ -704,7 +702,7 @@ class FlaskModel:
             qualified = self.imports.qualified_name(target)
             if qualified:
                 found.append(f"{qualified}.<locals>")
-        for node in scan(function).of(ast.Call):
+        for node in self._calls_on(function, self._imported_lines):
             for candidate in [node.func] + list(node.args) + [k.value for k in node.keywords]:
                 if isinstance(candidate, (ast.Name, ast.Attribute)):
                     qualified = self.imports.qualified_name(candidate)
@@ -745,7 +743,11 @@ class FlaskModel:
             target = decorator.func if isinstance(decorator, ast.Call) else decorator
             for decorator_function in self._functions_referenced(target, function):
                 found.extend(self.nested(decorator_function).values())
-        for node in scan(function).of(ast.Call):
+        nested = self.nested(function)
+        lines = self._callable_lines
+        if nested:  # calls of its own nested functions
+            lines = sorted(set(lines) | set(self.source.lines_matching(words_pattern(nested))))
+        for node in self._calls_on(function, lines):
             found.extend(self._functions_referenced(node.func, function))
             name = dotted_name(node.func)
             if name in self.classes:
@@ -773,12 +775,34 @@ class FlaskModel:
     def _callees(self) -> dict[FunctionNode, list[FunctionNode]]:
         return {}
 
+    @cached_property
+    def _callable_lines(self) -> list[int]:
+        """Lines naming something defined here that a call can run: a function, a class, a
+        module-level instance, a method (``self.m()``, ``obj.m()``), or ``super()``."""
+        words = set(self.module_functions) | set(self.classes) | set(self.module_instances)
+        for methods in self.methods.values():
+            words |= set(methods)
+        words.add("super")
+        return self.source.lines_matching(words_pattern(words))
+
+    @cached_property
+    def _imported_lines(self) -> list[int]:
+        """Lines naming an imported name (the calls that may run code of another module)."""
+        return self.source.lines_matching(words_pattern(self.imports.names))
+
+    def _calls_on(self, function: FunctionNode, lines: list[int]) -> list[ast.Call]:
+        """The calls ``function`` itself makes on the given lines (not its nested functions')."""
+        first = bisect_right(lines, header_end(function))
+        last = bisect_right(lines, function.end_lineno or function.lineno)
+        if first >= last:
+            return []
+        nodes = self.scopes.nodes_on_lines(function, lines[first:last])
+        return [node for node in nodes if type(node) is ast.Call]
+
 
 def _assignments(scope: ast.AST) -> Iterator[ast.Assign | ast.AnnAssign]:
-    scanned = scan(scope)
-    yield from scanned.of(ast.Assign)
-    for node in scanned.of(ast.AnnAssign):
-        if node.value is not None:
+    for node in statements(scope):
+        if isinstance(node, ast.Assign) or (isinstance(node, ast.AnnAssign) and node.value is not None):
             yield node
 
 

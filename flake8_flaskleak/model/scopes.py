@@ -10,10 +10,10 @@ question needs it.
 from __future__ import annotations
 
 import ast
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from ..scan import scan
+from ..scan import header_end, own_nodes, statements
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 DefinitionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
@@ -54,12 +54,7 @@ class Scopes:
     def _index(self, scope: ast.AST) -> tuple[list[int], list[DefinitionNode]]:
         found = self._children.get(scope)
         if found is None:
-            scanned = scan(scope)
-            nodes = [
-                node
-                for kind in _DEFINITION_TYPES
-                for node in scanned.of(kind)
-            ]
+            nodes = [node for node in statements(scope) if isinstance(node, _DEFINITION_TYPES)]
             nodes.sort(key=first_line)
             for node in nodes:
                 self.parent_of[node] = scope
@@ -88,15 +83,67 @@ class Scopes:
             scope = inner
 
     def scopes_at(self, lines) -> list[ast.AST]:
-        """The innermost scopes of several lines, each once, in order of first appearance."""
-        seen: dict[ast.AST, None] = {}
-        for line in lines:
-            seen.setdefault(self.scope_at(line), None)
-        return list(seen)
+        """The innermost scopes of several lines, each once, in source order."""
+        return list(self.lines_by_scope(lines))
+
+    def lines_by_scope(self, lines) -> dict[ast.AST, list[int]]:
+        """The innermost scope of each line, with the lines it holds, in source order.
+
+        The lines are dealt out to the definitions of each scope in one pass over both sorted
+        lists, so many lines cost about as much as the definitions they fall in. A line of a
+        definition's decorators or ``def`` line belongs to that definition (its header)."""
+        found: dict[ast.AST, list[int]] = {}
+        pending: list[tuple[ast.AST, list[int]]] = [(self.tree, sorted(set(lines)))]
+        while pending:
+            scope, scope_lines = pending.pop()
+            starts, nodes = self._index(scope)
+            index = 0
+            inner: list[int] = []
+            current = None
+            for line in scope_lines:
+                while index < len(nodes) and (nodes[index].end_lineno or nodes[index].lineno) < line:
+                    index += 1
+                candidate = nodes[index] if index < len(nodes) else None
+                if candidate is None or line < starts[index]:
+                    found.setdefault(scope, []).append(line)
+                    continue
+                if line <= candidate.lineno:  # its decorators or its ``def`` line
+                    found.setdefault(candidate, []).append(line)
+                    continue
+                if candidate is not current:
+                    if current is not None:
+                        pending.append((current, inner))
+                    current, inner = candidate, []
+                inner.append(line)
+            if current is not None:
+                pending.append((current, inner))
+        ordered = sorted(found, key=lambda scope: getattr(scope, "lineno", 0))
+        return {scope: sorted(found[scope]) for scope in ordered}
 
     def function_at(self, line: int) -> FunctionNode | None:
         scope = self.scope_at(line)
         return scope if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+    def nodes_on_lines(self, scope: ast.AST, lines: list[int]) -> list[ast.AST]:
+        """The nodes of ``scope`` in the statements written on ``lines`` (sorted): a few
+        statements' worth of nodes, not the whole scope's. For a definition, lines of its
+        decorators and ``def`` line give its header's nodes."""
+        found: list[ast.AST] = []
+        if not lines:
+            return found
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if lines[0] <= header_end(scope):
+                found.extend(own_nodes(scope))
+            if lines[-1] <= scope.lineno:
+                return found
+        for statement in statements(scope):
+            start = statement.lineno
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue  # a nested definition is a scope of its own
+            position = bisect_left(lines, start)
+            if position < len(lines) and lines[position] <= header_end(statement):
+                found.extend(own_nodes(statement))
+        return found
 
     # -- functions -----------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from ..finding import Finding
 from ..model.flask import REQUEST_GLOBALS
 from ..model.text import words_pattern
 from ..rule import Rule
+from ..scan import scan, statements
 
 # Attributes of the request object that are (or hold) the request's own data structures.
 PINNING_ATTRIBUTES = {"environ", "files", "stream", "input_stream"}
@@ -157,9 +158,14 @@ class RequestObjectEscapes(Rule):
     # -- collecting stores ---------------------------------------------------------------------
 
     def stores(self) -> Iterator[Store]:
+        """Stores in the functions that name both the request (or what reaches it) and
+        something that outlives it; only those can store one in the other."""
+        holders = set(self.model.functions_mentioning(self.holder_names))
         for function in self.model.functions_mentioning(self.request_names):
+            if function not in holders:
+                continue
             aliases = self.aliases(function)
-            for node in walk_local(function):
+            for node in scan(function).of_any(ast.Assign, ast.AnnAssign, ast.Call):
                 store = self.store_at(node, function, aliases)
                 if store is not None:
                     yield store
@@ -225,9 +231,23 @@ class RequestObjectEscapes(Rule):
         them can store it (the proxies under their local names, the context stacks)."""
         names = {"_get_current_object", "_request_ctx_stack", "_app_ctx_stack"}
         for local, qualified in self.model.imports.names.items():
-            head = qualified.split(".")[0]
-            if qualified in REQUEST_GLOBALS or head in ("flask", "quart"):
+            if qualified in REQUEST_GLOBALS or qualified.rsplit(".", 1)[-1] in names:
                 names.add(local)
+            elif qualified in ("flask", "quart", "flask.globals", "quart.globals"):
+                names.add(local)  # ``import flask`` then ``flask.request``
+        return words_pattern(names)
+
+    @cached_property
+    def holder_names(self):
+        """Names a store into something that outlives the request starts from: module-level
+        names, classes, ``cls``/``type(self)``, the app, a thread-local, an imported module,
+        and ``self`` of the classes whose instances outlive requests."""
+        flask = self.model.flask
+        names = {"global", "setattr", "cls", "__class__", "type"}
+        names |= self.module_level_names | set(flask.classes)
+        names |= {local for local in self.model.imports.names if local[:1].islower()}
+        if self.singleton_classes or self.thread_local_attributes:
+            names.add("self")
         return words_pattern(names)
 
     # -- what is stored ------------------------------------------------------------------------
@@ -238,9 +258,8 @@ class RequestObjectEscapes(Rule):
         declared = self.declared_global(function)
         assignments = [
             node
-            for node in walk_local(function)
-            if isinstance(node, ast.Assign)
-            and len(node.targets) == 1
+            for node in scan(function).of(ast.Assign)
+            if len(node.targets) == 1
             and isinstance(node.targets[0], ast.Name)
             and node.targets[0].id not in declared
         ]
@@ -452,9 +471,8 @@ class RequestObjectEscapes(Rule):
     @staticmethod
     def declared_global(function: FunctionNode) -> set[str]:
         names: set[str] = set()
-        for node in walk_local(function):
-            if isinstance(node, ast.Global):
-                names.update(node.names)
+        for node in scan(function).of(ast.Global):
+            names.update(node.names)
         return names
 
     # -- module facts (separable: a project index can supply them) -----------------------------
@@ -506,9 +524,11 @@ class RequestObjectEscapes(Rule):
     def thread_local_attributes(self) -> dict[str, set[str]]:
         """Per class: attributes bound to a thread-local (class body or ``self.x = local()``)."""
         found: dict[str, set[str]] = {}
+        if not self.thread_local_classes and "local" not in self.model.text.lower():
+            return found
         for name, klass in self.model.flask.classes.items():
             scopes = [klass, *self.model.scopes.functions_in(klass)]
-            for node in (n for scope in scopes for n in walk_local(scope)):
+            for node in (n for scope in scopes for n in statements(scope)):
                 if not isinstance(node, ast.Assign) or not self.is_thread_local_call(node.value):
                     continue
                 for target in node.targets:

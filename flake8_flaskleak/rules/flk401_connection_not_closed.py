@@ -178,11 +178,11 @@ class ConnectionNotClosed(Rule):
     def _opener_scopes(self) -> dict[ast.Call, tuple[Opener, ast.AST]]:
         """Every opener call of the module, with the scope it is written in."""
         names = CANDIDATE_CALLEES | self._sessionmaker_names
-        pattern = words_pattern(names, r"\s*\(")
+        scopes = self.model.scopes_mentioning(words_pattern(names, r"\s*\("))
         if self._has_sessionmaker:  # ``sessionmaker(bind=engine)()``
-            pattern = re.compile(pattern.pattern + r"|\bsessionmaker\b")
+            scopes += self.model.scopes_mentioning(words_pattern(["sessionmaker"]))
         found = {}
-        for scope in self.model.scopes_mentioning(pattern):
+        for scope in dict.fromkeys(scopes):
             for node in scan(scope).of(ast.Call):
                 opener = self.opener_of(node)
                 if opener is not None:
