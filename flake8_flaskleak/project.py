@@ -23,18 +23,24 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import io
 import json
 import os
 import sysconfig
 import tempfile
-import tokenize
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from . import __version__
 from .options import Options
+from .source import (
+    SourceError,
+    decode_source,
+    notice_once,
+    parse_text,
+    read_regular_file,
+    retry_with_deep_stack,
+)
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 CACHE_DIRECTORY = ".flaskleak_cache"
@@ -57,7 +63,10 @@ _indexes: dict[tuple[str, Options], ProjectIndex] = {}
 
 
 def find_root(path: str) -> str | None:
-    """The nearest directory at or above ``path`` that holds a project marker."""
+    """The project a file belongs to, for cross-module analysis: the nearest directory at or
+    above it with ``pyproject.toml``, ``setup.cfg`` or ``setup.py`` (not one inside a package:
+    a tool's config beside an ``__init__.py`` does not split the project) or ``.git``; without
+    one, the top of the file's package chain (None for a loose file: it is analysed alone)."""
     directory = os.path.dirname(os.path.abspath(path))
     visited = []
     found = None
@@ -66,7 +75,7 @@ def find_root(path: str) -> str | None:
             found = _roots[directory]
             break
         visited.append(directory)
-        if any(os.path.exists(os.path.join(directory, marker)) for marker in ROOT_MARKERS):
+        if _is_project_directory(directory):
             found = directory
             break
         parent = os.path.dirname(directory)
@@ -75,7 +84,28 @@ def find_root(path: str) -> str | None:
         directory = parent
     for directory in visited:
         _roots[directory] = found
+    if found is None:
+        return _top_of_package_chain(os.path.dirname(os.path.abspath(path)))
     return found
+
+
+def _is_project_directory(directory: str) -> bool:
+    if os.path.exists(os.path.join(directory, ".git")):
+        return True
+    if os.path.isfile(os.path.join(directory, "__init__.py")):
+        return False
+    return any(os.path.exists(os.path.join(directory, marker)) for marker in ROOT_MARKERS)
+
+
+def _top_of_package_chain(directory: str) -> str | None:
+    top = None
+    while os.path.isfile(os.path.join(directory, "__init__.py")):
+        top = directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return top
 
 
 @lru_cache(maxsize=1)
@@ -148,17 +178,16 @@ class ProjectIndex:
 
         self._cache = self._load_cache()
         self._dirty = False
+        self._unreadable: set[str] = set()
         files: dict[str, tuple[str, bool]] = {}
         self._module_paths: dict[str, str] = {}
         self._texts: dict[str, bytes] = {}
         for path in self.python_files():
             relative = os.path.relpath(path, self.root)
-            try:
-                if os.path.getsize(path) > MAX_FILE_BYTES:
-                    continue
-                with open(path, "rb") as handle:
-                    data = handle.read()
-            except OSError:
+            try:  # only regular files, bounded: a FIFO or /dev/zero named *.py must not hang us
+                data = read_regular_file(path, MAX_FILE_BYTES)
+            except SourceError as error:
+                notice_once(f"{path}: left out of the project index: {error.message}")
                 continue
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             cached = self._cache.get(relative)
@@ -180,8 +209,21 @@ class ProjectIndex:
         if relative not in self._files:
             return None
         entry = self._cache[relative]
+        if relative in self._unreadable:
+            return None
         if "facts" not in entry:
-            entry["facts"] = self._collect(os.path.join(self.root, relative), self._texts[relative])
+            path = os.path.join(self.root, relative)
+            try:
+                entry["facts"] = self._collect(path, self._texts[relative])
+            except Exception as error:  # one bad module never costs another file its findings
+                if os.environ.get("FLASKLEAK_STRICT"):
+                    raise
+                notice_once(
+                    f"{path}: left out of the project index: {type(error).__name__}: "
+                    f"{' '.join(str(error).split())[:200]}"
+                )
+                self._unreadable.add(relative)  # not cached on disk: said again next run
+                return None
             self._dirty = True
         return entry["facts"]
 
@@ -203,14 +245,16 @@ class ProjectIndex:
             self._dirty = False
 
     def _collect(self, path: str, data: bytes) -> dict | None:
+        try:
+            text = decode_source(data)
+            tree = parse_text(text, path)  # deep generated code gets a larger stack
+        except SourceError:
+            return None  # a module that does not parse holds no facts (flake8 reports its E999)
+        return retry_with_deep_stack(self._facts_of_tree, tree, text, path)
+
+    def _facts_of_tree(self, tree: ast.Module, text: str, path: str) -> dict:
         from .rule import Analysis
 
-        try:
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-            text = data.decode(encoding)
-            tree = ast.parse(text, filename=path)
-        except (SyntaxError, ValueError, UnicodeDecodeError, LookupError):
-            return None
         analysis = Analysis(tree, text, path, self.options, project=None)
         facts = {
             "module": analysis.module[0],
@@ -219,24 +263,21 @@ class ProjectIndex:
             "entries": {},
             "rules": {},
         }
-        try:
-            flask = analysis.flask
-            for function, info in flask.functions.items():
-                facts["functions"].append(info.qualname)
-                local = sorted({flask.functions[c].qualname for c in flask.callees(function)})
-                imported = sorted(set(flask.imported_calls(function)))
-                if local or imported:
-                    facts["calls"][info.qualname] = {"local": local, "imported": imported}
-            for entry in flask.entry_points:
-                qualname = flask.functions[entry.function].qualname
-                facts["entries"].setdefault(qualname, f"{entry.description} `{entry.function.name}`")
-            for rule in self._fact_rules:
-                if any(trigger in text for trigger in rule.project_fact_triggers):
-                    rule_facts = rule(analysis).project_facts()
-                    if rule_facts:
-                        facts["rules"][rule.code] = rule_facts
-        except RecursionError:
-            return None
+        flask = analysis.flask
+        for function, info in flask.functions.items():
+            facts["functions"].append(info.qualname)
+            local = sorted({flask.functions[c].qualname for c in flask.callees(function)})
+            imported = sorted(set(flask.imported_calls(function)))
+            if local or imported:
+                facts["calls"][info.qualname] = {"local": local, "imported": imported}
+        for entry in flask.entry_points:
+            qualname = flask.functions[entry.function].qualname
+            facts["entries"].setdefault(qualname, f"{entry.description} `{entry.function.name}`")
+        for rule in self._fact_rules:
+            if any(trigger in text for trigger in rule.project_fact_triggers):
+                rule_facts = rule(analysis).project_facts()
+                if rule_facts:
+                    facts["rules"][rule.code] = rule_facts
         return facts
 
     # -- joined facts --------------------------------------------------------------------------
