@@ -194,6 +194,7 @@ class FileReport:
     source_error: SourceError | None = None  # the file could not be read or parsed
     unsafe_available: int = 0
     written: bool = False
+    located: list = field(default_factory=list)  # report.Located of ``remaining``, for output
 
     @property
     def changed(self) -> bool:

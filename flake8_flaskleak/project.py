@@ -386,6 +386,8 @@ class ProjectIndex:
         return os.path.join(self.root, CACHE_DIRECTORY, f"index-{__version__}-{fingerprint}.json")
 
     def _load_cache(self) -> dict:
+        if os.environ.get("FLASKLEAK_NO_CACHE"):  # `flaskleak --no-cache`, or set by hand
+            return {}
         try:
             with open(self._cache_file, encoding="utf-8") as handle:
                 data = json.load(handle)
@@ -394,6 +396,8 @@ class ProjectIndex:
             return {}
 
     def _save_cache(self, cache: dict) -> None:
+        if os.environ.get("FLASKLEAK_NO_CACHE"):
+            return
         directory = os.path.dirname(self._cache_file)
         try:
             os.makedirs(directory, exist_ok=True)
