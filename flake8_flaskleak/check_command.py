@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .engine import INTERNAL_ERROR_CODE, RULES_BY_CODE, analyse, rules_for
+from .engine import INTERNAL_ERROR_CODE, RULES_BY_CODE, analyse, worth_parsing
 from .finding import Finding
 from .fixer import write_atomically
 from .noqa import NoqaWriteError, add_noqa_to_source, physical_lines, split_suppressed, stale_noqa
 from .report import Located
 from .settings import FileSettings
-from .source import SourceError, decode_source, parse_text, read_source
+from .source import SourceError, collected_notices, decode_source, parse_text, read_source
 
 # Over this size a file is parsed only when a rule's trigger text is in it.
 LARGE_FILE_BYTES = 1_000_000
@@ -49,6 +49,7 @@ class CheckReport:
     source_error: SourceError | None = None
     errors: list[str] = field(default_factory=list)  # internal errors, one line each
     skipped: bool = False  # large, nothing to look for: not parsed
+    notices: list[str] = field(default_factory=list)  # files the project index left out
 
 
 def internal_error_line(display: str, error: BaseException) -> str:
@@ -68,7 +69,7 @@ def findings_of_text(
     settings, path = job.settings, job.analysis_path
     rules = settings.rules_for(path)
     options = settings.options
-    skipped = size > LARGE_FILE_BYTES and not rules_for(text, path, options, rules)
+    skipped = size > LARGE_FILE_BYTES and not worth_parsing(text, path, options, rules)
     everything: list[Finding] = []
     if not skipped:
         tree = parse_text(text, path)
@@ -106,6 +107,13 @@ def internal_lines(display: str, internal: list[Finding]) -> list[str]:
 
 
 def check_job(job: Job, show_source: bool = False) -> CheckReport:
+    with collected_notices() as notices:
+        report = _check_job(job, show_source)
+    report.notices = notices
+    return report
+
+
+def _check_job(job: Job, show_source: bool) -> CheckReport:
     report = CheckReport(job.display)
     try:
         data = job.read()

@@ -227,6 +227,16 @@ def described_rules(jobs: Sequence[Job]) -> tuple[type, ...]:
     return ((StaleNoqaRule,) if stale else ()) + tuple(r for r in ALL_RULES if r.code in codes)
 
 
+def print_notices(arguments: argparse.Namespace, reports: Sequence) -> None:
+    """What the workers noticed (files the project index left out), each line once."""
+    seen: set[str] = set()
+    for report in reports:
+        for line in report.notices:
+            if line not in seen:
+                seen.add(line)
+                print(line, file=sys.stderr)
+
+
 def note(arguments: argparse.Namespace, message: str) -> None:
     if not arguments.quiet:
         print(message, file=sys.stderr)
@@ -252,6 +262,7 @@ def run_check(arguments: argparse.Namespace) -> int:
     failed = path_errors
     located: list[Located] = []
     source_errors: list[tuple[str, SourceError]] = []
+    print_notices(arguments, reports)
     for report in reports:
         if report.source_error is not None:
             source_errors.append((report.path, report.source_error))
@@ -365,6 +376,7 @@ def run_fixes(
     reports: list[FileReport] = run_over_files(worker, jobs, workers, "fixing")
     for message in notes:
         print(message, file=sys.stderr)
+    print_notices(arguments, reports)
     failed = path_errors
     stdin_job = next((job for job in jobs if job.path == STDIN), None)
     located: list[Located] = []

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable
 
 from .finding import Finding
+from .flask_model import REQUEST_SIGNALS
 from .options import Options
 from .project import ProjectIndex
 from .rule import Analysis, Rule
@@ -47,6 +48,18 @@ def rules_for(
     text: str, path: str, options: Options, rules: Iterable[type[Rule]] = ALL_RULES
 ) -> list[type[Rule]]:
     return [rule for rule in rules if rule.applies_to(text, path, options)]
+
+
+def worth_parsing(
+    text: str, path: str, options: Options, rules: Iterable[type[Rule]] = ALL_RULES
+) -> bool:
+    """Whether any rule could find something in this text: the gate a very large file must
+    pass before it is parsed (a data module would cost seconds and gigabytes for nothing)."""
+    request_code = bool(options.request_decorators) or any(s in text for s in REQUEST_SIGNALS)
+    return any(
+        request_code or not rule.request_time_only
+        for rule in rules_for(text, path, options, rules)
+    )
 
 
 def analyse(

@@ -19,13 +19,20 @@ from .check_command import (
     internal_lines,
     locate,
 )
-from .engine import rules_for
+from .engine import worth_parsing
 from .fixer import FileReport, fix_source, write_atomically
-from .source import SourceError, decode_source
+from .source import SourceError, collected_notices, decode_source
 
 
 def fix_job(job: Job, unsafe: bool, write: bool, show_source: bool = False) -> FileReport:
     """Read, fix and (when ``write``) atomically write one file; never raises for bad input."""
+    with collected_notices() as notices:
+        report = _fix_job(job, unsafe, write, show_source)
+    report.notices = notices
+    return report
+
+
+def _fix_job(job: Job, unsafe: bool, write: bool, show_source: bool) -> FileReport:
     report = FileReport(path=job.display)
     settings, path = job.settings, job.analysis_path
     try:
@@ -33,7 +40,9 @@ def fix_job(job: Job, unsafe: bool, write: bool, show_source: bool = False) -> F
         text = decode_source(report.source)
         rules = settings.rules_for(path)
         fixed = report.source
-        if len(report.source) <= LARGE_FILE_BYTES or rules_for(text, path, settings.options, rules):
+        if len(report.source) <= LARGE_FILE_BYTES or worth_parsing(
+            text, path, settings.options, rules
+        ):
             result = fix_source(report.source, path, settings.options, unsafe, rules=rules)
             fixed = result.fixed
             report.applied = result.applied

@@ -82,11 +82,13 @@ def summary_line(located: Sequence[Located], files_checked: int, unsafe_fixes: b
     safe = sum(1 for item in located if fix_safety(item.finding.code) is FixSafety.SAFE)
     unsafe = sum(1 for item in located if fix_safety(item.finding.code) is FixSafety.UNSAFE)
     fixable = safe + unsafe if unsafe_fixes else safe
-    details = [f"{fixable} fixable with `flaskleak fix`{' --unsafe-fixes' * unsafe_fixes}"]
+    details = []
+    if fixable:
+        details.append(f"{fixable} fixable with `flaskleak fix{' --unsafe-fixes' * unsafe_fixes}`")
     if unsafe and not unsafe_fixes:
-        details.append(f"{unsafe} more with --unsafe-fixes")
+        details.append(f"{unsafe} {'more ' * bool(fixable)}with --unsafe-fixes")
     count = len(located)
     return (
         f"flaskleak: {count} finding{'s' * (count != 1)} in {files} file{'s' * (files != 1)}"
-        f" ({'; '.join(details)})"
+        + (f" ({'; '.join(details)})" if details else "")
     )

@@ -187,7 +187,7 @@ class ProjectIndex:
             try:  # only regular files, bounded: a FIFO or /dev/zero named *.py must not hang us
                 data = read_regular_file(path, MAX_FILE_BYTES)
             except SourceError as error:
-                notice_once(f"{path}: left out of the project index: {error.message}")
+                notice_once(path, f"left out of the project index: {error.message}")
                 continue
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             cached = self._cache.get(relative)
@@ -219,7 +219,7 @@ class ProjectIndex:
                 if os.environ.get("FLASKLEAK_STRICT"):
                     raise
                 notice_once(
-                    f"{path}: left out of the project index: {type(error).__name__}: "
+                    path, f"left out of the project index: {type(error).__name__}: "
                     f"{' '.join(str(error).split())[:200]}"
                 )
                 self._unreadable.add(relative)  # not cached on disk: said again next run

@@ -26,7 +26,8 @@ import sys
 import threading
 import tokenize
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -35,7 +36,10 @@ T = TypeVar("T")
 # Generous limits for the second try on deep code: the thread's C stack is reserved address
 # space, committed only as deep as the recursion actually goes.
 DEEP_STACK_BYTES = 512 * 1024 * 1024
-DEEP_RECURSION_LIMIT = 60_000
+# Code nested deeper than PARSE_DEPTH_LIMIT is not parsed (an E999): what is parsed can then be
+# walked by rules, which take two or three frames per level, within DEEP_RECURSION_LIMIT.
+PARSE_DEPTH_LIMIT = 20_000
+DEEP_RECURSION_LIMIT = 80_000
 
 
 @dataclass
@@ -109,15 +113,33 @@ def describe_size(size: int) -> str:
 
 
 _noticed: set[str] = set()
+_collecting: list[list[str]] = []  # set by ``collected_notices``: hand notices back, not print
 
 
-def notice_once(message: str) -> None:
-    """One line on stderr, the first time this process has to say it (a file the project index
-    skips is asked about once per checked file; the user hears of it once)."""
-    if message in _noticed:
+def notice_once(path: str, message: str) -> None:
+    """``flaskleak: PATH: MESSAGE`` on stderr, the first time this process has to say it (a
+    file the project index skips is met once per checked file; the user hears of it once)."""
+    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    line = f"flaskleak: {shown}: {message}"
+    if line in _noticed:
         return
-    _noticed.add(message)
-    print(f"flaskleak: {message}", file=sys.stderr)
+    _noticed.add(line)
+    if _collecting:
+        _collecting[-1].append(line)
+    else:
+        print(line, file=sys.stderr)
+
+
+@contextmanager
+def collected_notices() -> Iterator[list[str]]:
+    """Notices given inside the block are returned in the list instead of printed: worker
+    processes hand them to the main process, which prints each once."""
+    notices: list[str] = []
+    _collecting.append(notices)
+    try:
+        yield notices
+    finally:
+        _collecting.pop()
 
 
 # --- decoding and parsing ---------------------------------------------------------------------
@@ -141,7 +163,7 @@ def parse_text(text: str, path: str) -> ast.Module:
         try:
             return _parse(text, path)
         except RecursionError:
-            return call_with_deep_stack(_parse, text, path)
+            return call_with_deep_stack(_parse, text, path, recursion_limit=PARSE_DEPTH_LIMIT)
     except SyntaxError as error:
         message = f"{type(error).__name__}: {error.msg}"
         needed = newer_python_needed(error, text)
@@ -168,7 +190,9 @@ def _parse(text: str, path: str) -> ast.Module:
 _deep_lock = threading.Lock()
 
 
-def call_with_deep_stack(function: Callable[..., T], *arguments: object) -> T:
+def call_with_deep_stack(
+    function: Callable[..., T], *arguments: object, recursion_limit: int = DEEP_RECURSION_LIMIT
+) -> T:
     """``function(*arguments)`` in a thread with a large stack and a raised recursion limit.
 
     For code CPython accepts but that nests deeper than the default limit of 1,000 frames
@@ -191,7 +215,7 @@ def call_with_deep_stack(function: Callable[..., T], *arguments: object) -> T:
         except (ValueError, RuntimeError):
             raise RecursionError("nested too deeply, and no larger stack is available") from None
         try:
-            sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
+            sys.setrecursionlimit(max(old_limit, recursion_limit))
             thread = threading.Thread(target=target, name="flaskleak-deep-stack", daemon=True)
             try:
                 thread.start()
