@@ -67,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--show-source", action="store_true",
                        help="print each finding's line and a caret under its column (text format)")
     check.add_argument("--show-fixes", action="store_true",
-                       help="mark findings `fix` rewrites: [*] safe, [*unsafe] with --unsafe-fixes; "
-                            "with --fix, list what was fixed")
+                       help="mark findings `fix` rewrites: [*] safe, [*unsafe] with "
+                            "--unsafe-fixes; with --fix, list what was fixed")
 
     fix = commands.add_parser("fix", parents=[common], help="rewrite what can be fixed")
     fix.add_argument("--unsafe-fixes", action="store_true",
@@ -192,7 +192,8 @@ def jobs_from(arguments: argparse.Namespace, resolver: SettingsResolver) -> tupl
     for path in collected.files:
         if path == STDIN:
             display = arguments.stdin_filename or STDIN
-            settings = resolver.for_file(arguments.stdin_filename or os.path.join(resolver.cwd, "-"))
+            name = arguments.stdin_filename or os.path.join(resolver.cwd, STDIN)
+            settings = resolver.for_file(name)
             jobs.append(Job(STDIN, display, settings, sys.stdin.buffer.read()))
         else:
             jobs.append(Job(path, path, resolver.for_file(path)))

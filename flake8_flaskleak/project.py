@@ -6,8 +6,11 @@ Real services spread one leak over several files: the route in ``api.py`` calls 
 
 The index is built lazily, the first time a rule asks a cross-module question about a file:
 
-1. find the project root (nearest ``pyproject.toml``, ``setup.cfg``, ``setup.py`` or ``.git``);
-2. list its ``.py`` files; read each and keep only those whose text can matter (cheap test);
+1. find the project root (``find_root``: nearest ``pyproject.toml``, ``setup.cfg``,
+   ``setup.py`` not inside a package, or ``.git``; else the top of the package chain);
+2. list its ``.py`` files; read each regular file (bounded: no FIFO or device is ever opened
+   for reading) and keep only those whose text can matter (cheap test); a file that cannot be
+   read or parsed is left out and named once on stderr;
 3. for each kept file, reuse its facts from the on-disk cache when its content hash matches,
    otherwise parse it with ``ast`` and collect facts with the same per-file model the rules use
    (nothing is imported or executed);
@@ -216,12 +219,13 @@ class ProjectIndex:
             try:
                 entry["facts"] = self._collect(path, self._texts[relative])
             except Exception as error:  # one bad module never costs another file its findings
-                if os.environ.get("FLASKLEAK_STRICT"):
+                if os.environ.get("FLASKLEAK_STRICT") and not isinstance(error, SourceError):
                     raise
-                notice_once(
-                    path, f"left out of the project index: {type(error).__name__}: "
-                    f"{' '.join(str(error).split())[:200]}"
-                )
+                if isinstance(error, SourceError):
+                    reason = f"{error.code} {error.message}"
+                else:
+                    reason = f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
+                notice_once(path, f"left out of the project index: {reason}")
                 self._unreadable.add(relative)  # not cached on disk: said again next run
                 return None
             self._dirty = True
@@ -245,11 +249,8 @@ class ProjectIndex:
             self._dirty = False
 
     def _collect(self, path: str, data: bytes) -> dict | None:
-        try:
-            text = decode_source(data)
-            tree = parse_text(text, path)  # deep generated code gets a larger stack
-        except SourceError:
-            return None  # a module that does not parse holds no facts (flake8 reports its E999)
+        text = decode_source(data)
+        tree = parse_text(text, path)  # deep generated code gets a larger stack
         return retry_with_deep_stack(self._facts_of_tree, tree, text, path)
 
     def _facts_of_tree(self, tree: ast.Module, text: str, path: str) -> dict:

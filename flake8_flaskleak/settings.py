@@ -275,8 +275,7 @@ class SettingsResolver:
             {name: getattr(self._cli_options, name) for name in self.command_line.options},
             options,
         )
-        pyproject_base = os.path.dirname(os.path.abspath(pyproject_path)) if pyproject_path else None
-        flake8_base = os.path.dirname(os.path.abspath(flake8_path)) if flake8_path else None
+        pyproject_base, flake8_base = _folder(pyproject_path), _folder(flake8_path)
         base = pyproject_base or flake8_base or self.cwd
 
         def strings(key: str) -> tuple[str, ...]:
@@ -356,6 +355,10 @@ def _flake8_per_file_ignores(
     return tuple(
         (Pattern(glob, base), flk_codes(codes)) for glob, codes in mapping if flk_codes(codes)
     )
+
+
+def _folder(path: str | None) -> str | None:
+    return os.path.dirname(os.path.abspath(path)) if path else None
 
 
 def _pyproject(path: str, required: bool) -> dict | None:

@@ -119,7 +119,11 @@ _collecting: list[list[str]] = []  # set by ``collected_notices``: hand notices 
 def notice_once(path: str, message: str) -> None:
     """``flaskleak: PATH: MESSAGE`` on stderr, the first time this process has to say it (a
     file the project index skips is met once per checked file; the user hears of it once)."""
-    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        relative = path
+    shown = path if relative.startswith(os.pardir) else relative
     line = f"flaskleak: {shown}: {message}"
     if line in _noticed:
         return

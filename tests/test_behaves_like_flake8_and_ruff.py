@@ -90,7 +90,8 @@ def test_force_exclude_applies_the_exclusions_to_named_files(tmp_path):
         result = flaskleak("check", *arguments, "legacy/old_app.py", "app.py", cwd=tmp_path)
         assert reported(result.stdout) == [("app.py", 8, "FLK201")], result.stdout
         result = flaskleak("fix", *arguments, "legacy/old_app.py", cwd=tmp_path)
-        assert result.returncode == 0 and (tmp_path / "legacy/old_app.py").read_text() == TEARDOWN_APP
+        assert result.returncode == 0
+        assert (tmp_path / "legacy/old_app.py").read_text() == TEARDOWN_APP
 
 
 FLAKE8_SETTINGS_TREE = {
@@ -219,7 +220,9 @@ def test_the_flake8_plugin_refuses_the_same_bad_values(tmp_path):
         assert result.stdout == ""
 
 
-@pytest.mark.parametrize("header", ["[ tool.flaskleak ]", '[tool."flaskleak"]', "[ tool . flaskleak ]"])
+@pytest.mark.parametrize(
+    "header", ["[ tool.flaskleak ]", '[tool."flaskleak"]', "[ tool . flaskleak ]"]
+)
 def test_any_spelling_of_the_table_is_read(tmp_path, header):
     (tmp_path / "app.py").write_text(TEARDOWN_APP)
     (tmp_path / "pyproject.toml").write_text(f'{header}\nignore = ["FLK201"]\n')
@@ -367,7 +370,8 @@ def test_explain_by_name_and_add_noqa_honours_the_format(two_apps):
 
 
 def test_fix_and_check_agree_on_stale_noqa(tmp_path):
-    (tmp_path / "app.py").write_text(GROWING_APP.replace("return \"ok\"", "return \"ok\"  # noqa: FLK402"))
+    stale = GROWING_APP.replace('return "ok"', 'return "ok"  # noqa: FLK402')
+    (tmp_path / "app.py").write_text(stale)
     check = flaskleak("check", "app.py", cwd=tmp_path)
     fix = flaskleak("fix", "app.py", cwd=tmp_path)
     assert reported(check.stdout) == reported(fix.stdout)
