@@ -5,7 +5,8 @@ as a failure rather than a stuck test run.
 The poisoned project holds modules the project index meets while answering cross-module
 questions about the clean ones: a FIFO named ``*.py`` (opening it blocks for ever), a ``*.py``
 symlink to ``/dev/zero`` (reading it never ends) and a generated module with a 3,000-term
-expression (``RecursionError`` at Python's default recursion limit). Whatever the index does
+expression (``RecursionError`` at Python's default recursion limit), and a Python 2 module that
+does not parse. Whatever the index does
 with them, the clean modules' findings must be exactly those of the same project without them.
 """
 
@@ -110,6 +111,7 @@ def service(tmp_path: Path) -> Path:
 def poison(root: Path) -> list[str]:
     """Add the poisoned modules; returns their paths as the notices name them."""
     (root / "svc" / "generated.py").write_text(generated_module(3000))
+    (root / "svc" / "legacy.py").write_text('@app.route("/old")\ndef old():\n    print "hi"\n')
     added = []
     if hasattr(os, "mkfifo"):
         os.mkfifo(root / "svc" / "pipe.py")
@@ -138,6 +140,8 @@ def test_a_poisoned_module_never_hangs_nor_changes_another_files_findings(servic
         for name in skipped:  # named once, as what it is
             notices = [line for line in result.stderr.splitlines() if name in line]
             assert len(notices) == 1 and "not a regular file" in notices[0], result.stderr
+        [legacy] = [line for line in result.stderr.splitlines() if "legacy.py" in line]
+        assert "left out of the project index: E999 SyntaxError" in legacy
         assert "internal error" not in result.stderr and "generated.py" not in result.stderr
 
     result = flake8(*CHECKED, cwd=service)
