@@ -1,3 +1,3 @@
 """flake8-flaskleak: find the code that makes long-running Flask services leak."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

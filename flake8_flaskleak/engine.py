@@ -8,18 +8,33 @@ from __future__ import annotations
 
 import ast
 import os
-import sys
 from collections.abc import Iterable
 
 from .finding import Finding
 from .model.file import FileModel
+from .model.flask import REQUEST_SIGNALS
 from .model.project import ProjectIndex, project_for
 from .options import Options
 from .rule import Rule
 from .rules import discover
+from .source import retry_with_deep_stack
 
 ALL_RULES: list[type[Rule]] = discover()
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
+INTERNAL_ERROR_CODE = "FLK900"  # a bug in a rule: reported as a finding so no run goes green
+INTERNAL_ERROR_NAME = "internal-error"
+
+
+def internal_error_finding(rule_code: str, error: BaseException) -> Finding:
+    """What a rule that crashed on a file reports instead of its findings: a finding on line 1
+    of that file, so flake8 fails and ``flaskleak`` exits 2 (set ``FLASKLEAK_STRICT=1`` to get
+    the traceback instead)."""
+    text = " ".join(str(error).split())[:300]
+    detail = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return Finding(
+        1, 0, INTERNAL_ERROR_CODE,
+        f"internal error in {rule_code}: {detail} (a bug in flake8-flaskleak, please report it)",
+    )
 
 
 def code_selected(code: str, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> bool:
@@ -34,6 +49,18 @@ def rules_for(
     text: str, path: str, options: Options, rules: Iterable[type[Rule]] = ALL_RULES
 ) -> list[type[Rule]]:
     return [rule for rule in rules if rule.applies_to(text, path, options)]
+
+
+def worth_parsing(
+    text: str, path: str, options: Options, rules: Iterable[type[Rule]] = ALL_RULES
+) -> bool:
+    """Whether any rule could find something in this text: the gate a very large file must
+    pass before it is parsed (a data module would cost seconds and gigabytes for nothing)."""
+    request_code = bool(options.request_decorators) or any(s in text for s in REQUEST_SIGNALS)
+    return any(
+        request_code or not rule.request_time_only
+        for rule in rules_for(text, path, options, rules)
+    )
 
 
 def analyse(
@@ -59,15 +86,12 @@ def analyse(
         if rule.request_time_only and not model.request_code_possible:
             continue
         try:
-            findings.update(rule(model).check())
-        except Exception as error:  # a bug in a rule must not take the user's lint run down
+            # deep but valid code (generated modules) gets a second try with a larger stack
+            findings.update(retry_with_deep_stack(_run_rule, rule, model))
+        except Exception as error:  # a bug in a rule: the other rules still run on the file
             if os.environ.get("FLASKLEAK_STRICT"):
                 raise
-            print(
-                f"flake8-flaskleak: internal error in {rule.code} on {path}: "
-                f"{type(error).__name__}: {error} (please report this)",
-                file=sys.stderr,
-            )
+            findings.add(internal_error_finding(rule.code, error))
     return sorted(findings)
 
 
@@ -81,3 +105,7 @@ def resolve_project(path: str, options: Options, project) -> ProjectIndex | None
         if os.environ.get("FLASKLEAK_STRICT"):
             raise
         return None
+
+
+def _run_rule(rule: type[Rule], model: FileModel) -> list[Finding]:
+    return list(rule(model).check())

@@ -196,6 +196,8 @@ class FileReport:
     source_error: SourceError | None = None  # the file could not be read or parsed
     unsafe_available: int = 0
     written: bool = False
+    located: list = field(default_factory=list)  # report.Located of ``remaining``, for output
+    notices: list[str] = field(default_factory=list)  # files the project index left out
 
     @property
     def changed(self) -> bool:

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import configparser
 import os
-import sys
+import tomllib
 
 from .options import OPTION_SPECS, OptionError, Options, options_from_mapping
 
 FLAKE8_CONFIG_FILES = ("setup.cfg", "tox.ini", ".flake8")
 FLAKE8_PREFIX = "flaskleak-"
 # Keys of [tool.flaskleak] that configure the flaskleak command rather than the analysis.
-COMMAND_KEYS = ("select", "ignore", "exclude")
+COMMAND_KEYS = (
+    "select", "extend-select", "ignore", "extend-ignore", "exclude", "extend-exclude",
+    "per-file-ignores", "force-exclude",
+)
+# flake8's own keys of its section that ``flaskleak`` honours too (the codes it can apply to).
+FLAKE8_COMMAND_KEYS = ("ignore", "extend-ignore", "exclude", "extend-exclude", "per-file-ignores")
 
 
 class ConfigError(ValueError):
@@ -33,17 +38,16 @@ def pyproject_section(path: str, required: bool) -> dict | None:
             data = handle.read()
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
-    if not required and b"[tool.flaskleak" not in data:
-        return None  # not ours: do not even parse it
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
+    if not required and b"flaskleak" not in data:
+        return None  # not ours: do not even parse it (any spelling of the table names us)
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: invalid TOML: {' '.join(str(error).split())}") from None
-    section = document.get("tool", {}).get("flaskleak", {})
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict) or "flaskleak" not in tool:
+        return {} if required else None
+    section = tool["flaskleak"]
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [tool.flaskleak] must be a table")
     return dict(section)
@@ -78,6 +82,30 @@ def flake8_section(path: str) -> dict[str, str]:
     except (configparser.Error, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot parse: {' '.join(str(error).split())}") from None
     return flake8_keys(parser, path)
+
+
+def read_flake8_file(path: str) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle, path)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    except (configparser.Error, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot parse: {' '.join(str(error).split())}") from None
+    return parser
+
+
+def flake8_command_values(parser: configparser.RawConfigParser) -> dict[str, str]:
+    """flake8's own ``exclude``, ``ignore``, ``per-file-ignores``... keys of its section."""
+    if not parser.has_section("flake8"):
+        return {}
+    values = {}
+    for key, value in parser.items("flake8"):
+        normal = key.replace("_", "-")
+        if normal in FLAKE8_COMMAND_KEYS:
+            values[normal] = value
+    return values
 
 
 def flake8_keys(parser: configparser.RawConfigParser, path: str) -> dict[str, str]:

@@ -96,20 +96,28 @@ class OptionError(ValueError):
 
 def convert(spec: OptionSpec, value: object) -> object:
     if spec.kind == "list":
-        if not isinstance(value, (str, list, tuple)):
+        if not (
+            isinstance(value, str)
+            or isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
+        ):
             raise OptionError(f"{spec.flag}: expected a list of strings, got {value!r}")
         return split_list(value)  # type: ignore[arg-type]
     if spec.kind == "int":
+        # `true` (TOML) is an int to Python and 2.5 truncates: both are mistakes, not numbers
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise OptionError(f"{spec.flag}: expected an integer, got {value!r}")
         try:
-            number = int(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            number = int(value)
+        except ValueError:
             raise OptionError(f"{spec.flag}: expected an integer, got {value!r}") from None
         if number <= 0:
             raise OptionError(f"{spec.flag}: expected a positive integer, got {value!r}")
         return number
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    if not isinstance(value, str):
+        raise OptionError(f"{spec.flag}: expected true or false, got {value!r}")
+    text = value.strip().lower()
     if text in ("1", "true", "yes", "on"):
         return True
     if text in ("0", "false", "no", "off"):

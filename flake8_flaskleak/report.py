@@ -11,15 +11,28 @@ from urllib.parse import quote
 
 from . import __version__
 from .pages import PROJECT_URL, full_description, rule_page, rule_url
-from .engine import RULES_BY_CODE
+from .engine import INTERNAL_ERROR_CODE, INTERNAL_ERROR_NAME, RULES_BY_CODE
 from .finding import Finding
 from .noqa import StaleNoqaRule
 from .rule import Rule
 from .source import SourceError
 
 FORMATS = ("text", "json", "sarif", "github")
+
+
+class InternalErrorRule:
+    """FLK900: a rule crashed on a file (a bug in flake8-flaskleak). Reported so that no run
+    goes green with a rule silently missing: flake8 shows it as a finding, ``flaskleak`` as
+    an error (exit 2)."""
+
+    code = INTERNAL_ERROR_CODE
+    name = INTERNAL_ERROR_NAME
+    summary = "a rule failed on this file: a bug in flake8-flaskleak, to report"
+    fix_safety = None
+
+
 # Codes ``flaskleak check`` reports that no rule class checks (they have pages all the same).
-PSEUDO_RULES = {StaleNoqaRule.code: StaleNoqaRule}
+PSEUDO_RULES = {StaleNoqaRule.code: StaleNoqaRule, InternalErrorRule.code: InternalErrorRule}
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
@@ -30,6 +43,7 @@ class Located:
     path: str  # as displayed
     finding: Finding
     char_column: int  # 1-based
+    source_line: str = ""  # the line's text, for --show-source (empty unless asked for)
 
 
 def fix_kind(rule: type[Rule]) -> str | None:

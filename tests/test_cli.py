@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from markers import FIXTURES
 
-from flake8_flaskleak import cli
+from flake8_flaskleak import cli, runner
 from flake8_flaskleak.engine import ALL_RULES
 from flake8_flaskleak.pages import PAGE_DIRECTORIES, RULES_BASE_URL, page_name
 from flake8_flaskleak.report import github_line
@@ -74,11 +74,14 @@ def test_check_text_format_and_skipped_directories(project):
         "teardowns after it (session.remove(), context pop): wrap its body in try/except "
         "Exception that calls logger.exception"
     ]
-    assert result.stderr == ""
+    assert result.stderr == "flaskleak: 1 finding in 1 file (1 fixable with `flaskleak fix`)\n"
 
 
 def test_check_clean_exits_0(project):
     result = flaskleak("check", "clean.py", cwd=project)
+    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stderr == "flaskleak: no findings (1 file checked)\n"
+    result = flaskleak("check", "-q", "clean.py", cwd=project)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
@@ -238,12 +241,14 @@ def test_options_from_pyproject_and_flags(tmp_path):
         '[tool.flaskleak]\ncache-maxsize = 64\nproduction_patterns = ["prod", "eu-live"]\n'
     )
     parser = cli.build_parser()
-    settings = cli.settings_from(parser.parse_args(["check", str(tmp_path)]))
+    resolver = cli.resolver_from(parser.parse_args(["check", str(tmp_path)]))
+    settings = resolver.for_directory(str(tmp_path))
     assert settings.options.cache_maxsize == 64
     assert settings.options.production_patterns == ("prod", "eu-live")
-    settings = cli.settings_from(
+    resolver = cli.resolver_from(
         parser.parse_args(["check", "--cache-maxsize", "8", "--no-project-analysis", str(tmp_path)])
     )
+    settings = resolver.for_directory(str(tmp_path))
     assert settings.options.cache_maxsize == 8 and settings.options.project_analysis is False
 
 
@@ -385,7 +390,9 @@ def test_rules_table():
     assert lines[0].split() == ["CODE", "NAME", "FIX", "SUMMARY"]
     row = r"^FLK201\s+teardown-can-raise\s+safe\s+teardown function"
     assert re.search(row, result.stdout, re.M)
-    assert len(lines) == len(ALL_RULES) + 1
+    assert re.search(r"^FLK000\s+stale-noqa\s+—\s+", result.stdout, re.M)
+    assert re.search(r"^FLK900\s+internal-error\s+—\s+", result.stdout, re.M)
+    assert len(lines) == len(ALL_RULES) + 3  # the header, FLK000 and FLK900
 
 
 def test_explain_prints_the_rule_page(tmp_path):
@@ -401,10 +408,8 @@ def test_every_rule_has_a_page_where_helpuri_points():
 
 
 def test_every_package_is_listed_for_setuptools():
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    import tomllib
+
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
     found = {
@@ -427,9 +432,9 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
         time.sleep(0.11)
         return path
 
-    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(runner, "PROGRESS_DELAY", 0.0)
     for stream, shown in ((Terminal(), True), (io.StringIO(), False)):
         monkeypatch.setattr(sys, "stderr", stream)
-        assert cli.run_over_files(slow, ["a", "b", "c"], 1, "checking") == ["a", "b", "c"]
+        assert runner.run_over_files(slow, ["a", "b", "c"], 1, "checking") == ["a", "b", "c"]
         assert ("checking [" in stream.getvalue()) is shown
         assert stream.getvalue().endswith("\r\033[K") is shown

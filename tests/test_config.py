@@ -31,7 +31,7 @@ def flake8(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def flaskleak(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "flake8_flaskleak", "check", *arguments, "settings.py"],
+        [sys.executable, "-m", "flake8_flaskleak", "check", "-q", *arguments, "settings.py"],
         cwd=cwd, capture_output=True, text=True, timeout=120,
     )
 
@@ -113,7 +113,8 @@ def test_flake8_section_values_reach_the_command(project):
         "[flake8]\nmax-line-length = 100\nflaskleak-cache-maxsize = 32\n"
         "flaskleak-gunicorn-configs =\n    deploy/*.py\n    conf/web.py\n"
     )
-    settings = cli.settings_from(cli.build_parser().parse_args(["check", str(project)]))
+    resolver = cli.resolver_from(cli.build_parser().parse_args(["check", str(project)]))
+    settings = resolver.for_directory(str(project))
     assert settings.options.cache_maxsize == 32
     assert settings.options.gunicorn_configs == ("deploy/*.py", "conf/web.py")
 

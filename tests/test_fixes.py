@@ -196,12 +196,11 @@ def test_a_fix_that_raises_is_reported_when_not_strict(monkeypatch):
 
 
 def test_broken_fix_through_the_command_leaves_the_file_alone(tmp_path, monkeypatch, capsys):
-    from flake8_flaskleak import cli
+    from flake8_flaskleak import cli, settings
 
     target = tmp_path / "m.py"
     target.write_bytes(b"marker()\n")
-    monkeypatch.setattr(fixer, "ALL_RULES", [_BrokenRule])
-    monkeypatch.setattr(cli, "ALL_RULES", [_BrokenRule])
+    monkeypatch.setattr(settings, "ALL_RULES", [_BrokenRule])  # the rules the command runs
     code = cli.main(["fix", str(target)])
     captured = capsys.readouterr()
     assert target.read_bytes() == b"marker()\n"

@@ -21,7 +21,7 @@ from flake8_flaskleak.rules.flk101_record_queries_in_production import RecordQue
 FIXES = Path(__file__).parent / "fixtures" / "fixes" / "FLK101"
 
 
-def analysis_of(text: str, path: str) -> Analysis:
+def analysis_of(text: str, path: str) -> FileModel:
     return FileModel(ast.parse(text), text, path, Options(), project=None)
 
 

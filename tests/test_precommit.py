@@ -1,19 +1,20 @@
-"""The pre-commit hooks of ``.pre-commit-hooks.yaml``, run by the real ``pre-commit try-repo``.
+"""The README's pre-commit snippets, run as written by the real pre-commit (issue 12, item 9).
 
-pre-commit clones the hook repository at a commit, builds a virtualenv and pip-installs the
-project into it (dependencies come from the package index), then runs the hook in a throwaway
-git repository holding a leaky Flask module. ``try-repo`` only sees committed and tracked
-changes, so the test first snapshots this checkout's working tree (tracked and untracked
-files, minus the ignored ones) into a temporary repository of its own and points pre-commit
-there: what is tested is the tree as it is on disk. ``try-repo`` runs the check hook; the fix
-and the check after it run from a ``.pre-commit-config.yaml`` naming the same repository, so
-pre-commit installs the hooks once more, not twice (each install is most of the test's time:
-pip installing libcst, astroid and flake8 into pre-commit's virtualenv).
+pre-commit clones a hook repository at a tag, builds a virtualenv and pip-installs the project
+into it (dependencies come from the package index), then runs the hooks in a throwaway git
+repository holding a leaky Flask module. It only sees committed files, so the test first
+snapshots this checkout's working tree (tracked and untracked files, minus the ignored ones)
+into a temporary repository and tags it with the version the snippets name: what is tested is
+the tree on disk, and the real repository is never tagged by a test. The snippets are taken
+from the README itself; only their repository URLs are pointed at local copies (the tests run
+offline: github.com/PyCQA/flake8 is replaced by a local stand-in with flake8's own hook
+manifest). Each hook environment is one pip install, most of the test's time.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,42 +92,119 @@ def test_hook_manifest():
     manifest = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     hooks = {hook["id"]: hook for hook in manifest}
     assert set(hooks) == {"flaskleak", "flaskleak-fix"}
-    assert hooks["flaskleak"]["entry"] == "flaskleak check"
-    assert hooks["flaskleak-fix"]["entry"] == "flaskleak fix"
+    # the hooks are handed every staged file: configured exclusions apply to them too
+    assert hooks["flaskleak"]["entry"] == "flaskleak check --force-exclude"
+    assert hooks["flaskleak-fix"]["entry"] == "flaskleak fix --force-exclude"
     for hook in hooks.values():
         assert hook["language"] == "python" and hook["types"] == ["python"]
 
 
+FLASKLEAK_REPOSITORY = "https://github.com/flake8-flaskleak/flake8-flaskleak"
+FLAKE8_REPOSITORY = "https://github.com/PyCQA/flake8"
+# flake8's own hook manifest (github.com/PyCQA/flake8, .pre-commit-hooks.yaml), for the stand-in.
+FLAKE8_HOOKS = """\
+-   id: flake8
+    name: flake8
+    description: '`flake8` is a command-line utility for enforcing style consistency.'
+    entry: flake8
+    language: python
+    types: [python]
+    require_serial: true
+"""
+
+
+def readme_snippets() -> list[dict]:
+    """The ``.pre-commit-config.yaml`` snippets of the README's pre-commit section, parsed."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## pre-commit\n", 1)[1].split("\n## ", 1)[0]
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+
+
+def flake8_stand_in(path: Path, version: str) -> Path:
+    """A local stand-in for github.com/PyCQA/flake8 at tag ``version`` (the tests run offline):
+    flake8's hook manifest and a package that installs flake8 of that version from the index."""
+    new_repository(path)
+    (path / ".pre-commit-hooks.yaml").write_text(FLAKE8_HOOKS)
+    (path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "flake8-hook-stand-in"\nversion = "{version}"\n'
+        f'dependencies = ["flake8=={version}"]\n[tool.setuptools]\npy-modules = []\n'
+    )
+    git("add", "-A", cwd=path)
+    git("commit", "-q", "-m", "stand-in", cwd=path)
+    git("tag", version, cwd=path)
+    return path
+
+
+def pointed_at(snippet: dict, replacements: dict[str, str]) -> dict:
+    """The snippet with its repository URLs replaced, nothing else: as a user pastes it."""
+    text = yaml.safe_dump(snippet)
+    for public, local in replacements.items():
+        text = text.replace(public, local)
+    assert "github.com" not in text, text
+    return yaml.safe_load(text)
+
+
+def commit_all(project: Path) -> None:
+    git("add", "-A", cwd=project)
+    git("commit", "-q", "-m", "change", cwd=project)
+
+
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs a git checkout of the project")
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_pre_commit_check_then_fix_then_check(tmp_path):
+def test_the_readme_snippets_work_as_written(tmp_path):
+    """Both README snippets, run by the real pre-commit against a snapshot of this working
+    tree tagged with the version the snippets name (the tag exists only in the snapshot).
+
+    1. The flaskleak hooks: the fix hook rewrites the leak and fails the commit (a file
+       changed); the check hook, run with --force-exclude, skips the configured ``legacy/``
+       folder although pre-commit names its files; a second run passes.
+    2. The flake8 hook with the plugin in ``additional_dependencies``, installed from the
+       repository at the tag: flake8 reports the leak.
+    """
+    from flake8_flaskleak import __version__
+
+    snippets = readme_snippets()
+    assert len(snippets) == 2, "the README shows two pre-commit snippets"
+    hooks_snippet, flake8_snippet = snippets
+    tag = f"v{__version__}"
+    assert hooks_snippet["repos"][0]["rev"] == tag
+    assert f"{FLASKLEAK_REPOSITORY}@{tag}" in yaml.safe_dump(flake8_snippet)
+
     hook_repository = snapshot_checkout(tmp_path / "hooks")
+    git("tag", tag, cwd=hook_repository)
+    flake8_version = flake8_snippet["repos"][0]["rev"]
+    stand_in = flake8_stand_in(tmp_path / "flake8", flake8_version)
+    replacements = {
+        f"git+{FLASKLEAK_REPOSITORY}": f"git+{hook_repository.as_uri()}",
+        FLASKLEAK_REPOSITORY: str(hook_repository),
+        FLAKE8_REPOSITORY: str(stand_in),
+    }
     home = tmp_path / "pre-commit-home"
     project = tmp_path / "project"
     new_repository(project)
     (project / "app.py").write_text(LEAKY_APP)
-    git("add", "app.py", cwd=project)
-    git("commit", "-q", "-m", "leaky app", cwd=project)
+    (project / "legacy").mkdir()
+    (project / "legacy" / "old_app.py").write_text(LEAKY_APP)
+    (project / "pyproject.toml").write_text('[tool.flaskleak]\nexclude = ["legacy"]\n')
 
-    check = pre_commit("try-repo", str(hook_repository), "flaskleak", "--all-files",
-                       cwd=project, home=home)
-    assert check.returncode == 1, check.stdout + check.stderr
-    assert "app.py:8:5: FLK201 teardown `shutdown_session`" in check.stdout, check.stdout
-    assert (project / "app.py").read_text() == LEAKY_APP
-
-    # The same hooks as a user's .pre-commit-config.yaml names them: one install, in `home`.
-    revision = git("rev-parse", "HEAD", cwd=hook_repository).strip()
-    config = {"repos": [{
-        "repo": str(hook_repository), "rev": revision,
-        "hooks": [{"id": "flaskleak-fix"}, {"id": "flaskleak"}],
-    }]}
-    (project / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
-    fix = pre_commit("run", "flaskleak-fix", "--all-files", cwd=project, home=home)
-    assert fix.returncode == 1, fix.stdout + fix.stderr  # files were modified by this hook
-    assert "files were modified by this hook" in fix.stdout, fix.stdout
+    config = project / ".pre-commit-config.yaml"
+    config.write_text(yaml.safe_dump(pointed_at(hooks_snippet, replacements)))
+    commit_all(project)
+    first = pre_commit("run", "--all-files", cwd=project, home=home)
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "files were modified by this hook" in first.stdout, first.stdout
     fixed = (project / "app.py").read_text()
     assert "    try:\n        close_things()\n    except Exception:\n" in fixed, fixed
+    assert (project / "legacy" / "old_app.py").read_text() == LEAKY_APP  # excluded
+    assert "legacy" not in first.stdout
+    commit_all(project)
+    second = pre_commit("run", "--all-files", cwd=project, home=home)
+    assert second.returncode == 0, second.stdout + second.stderr
 
-    check = pre_commit("run", "--all-files", cwd=project, home=home)  # both hooks: nothing left
-    assert check.returncode == 0, check.stdout + check.stderr
-    assert (project / "app.py").read_text() == fixed
+    (project / "app.py").write_text(LEAKY_APP)
+    config.write_text(yaml.safe_dump(pointed_at(flake8_snippet, replacements)))
+    commit_all(project)
+    flake8_run = pre_commit("run", "--all-files", cwd=project, home=home)
+    assert flake8_run.returncode == 1, flake8_run.stdout + flake8_run.stderr
+    assert "app.py:8:5: FLK201 teardown `shutdown_session`" in flake8_run.stdout, flake8_run.stdout

@@ -23,21 +23,25 @@ never affects another file's findings. Nothing is imported or executed.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
 import stat
-import sys
 import sysconfig
 import tempfile
-import warnings
 from collections import deque
 from functools import cached_property, lru_cache
 
 from .. import __version__
 from ..options import Options
-from ..source import SourceError, decode_source, read_regular_file
+from ..source import (
+    SourceError,
+    decode_source,
+    notice_once,
+    parse_text,
+    read_regular_file,
+    retry_with_deep_stack,
+)
 from .containers import container_facts
 from .config_project import class_bases_facts
 from .file import FileModel
@@ -52,7 +56,7 @@ SKIP_DIRECTORIES = {
     CACHE_DIRECTORY, "site-packages", ".eggs",
 }
 MAX_FILE_BYTES = 2_000_000  # generated monsters hold no project facts worth their parse time
-ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py")
 FACT_GROUPS = {
     "calls": call_facts,
     "teardowns": teardown_facts,
@@ -61,7 +65,6 @@ FACT_GROUPS = {
 }
 _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
-_named: set[str] = set()  # files already named on stderr as skipped
 _unmarked: set[str] = set()  # roots found without a marker: analysed, but no cache written there
 
 
@@ -96,11 +99,13 @@ def find_root(path: str) -> str | None:
 
 
 def _is_root(directory: str) -> bool:
-    if any(os.path.exists(os.path.join(directory, marker)) for marker in ROOT_MARKERS):
+    """A ``.git`` always marks a project; the other markers only outside a package (a tool's
+    config beside an ``__init__.py`` does not split the project)."""
+    if os.path.exists(os.path.join(directory, ".git")):
         return True
-    return os.path.isfile(os.path.join(directory, "setup.py")) and not os.path.isfile(
-        os.path.join(directory, "__init__.py")
-    )
+    if os.path.isfile(os.path.join(directory, "__init__.py")):
+        return False
+    return any(os.path.exists(os.path.join(directory, marker)) for marker in ROOT_MARKERS)
 
 
 def _package_top(directory: str) -> str:
@@ -166,11 +171,9 @@ def _index_for_directory(directory: str, options: Options) -> ProjectIndex | Non
     return _indexes[key]
 
 
-def name_once(relative: str, why: str) -> None:
+def name_once(path: str, why: str) -> None:
     """Tell the user, once per file and process, that a project file was left out."""
-    if relative not in _named:
-        _named.add(relative)
-        print(f"flake8-flaskleak: {relative}: skipped by the project index ({why})", file=sys.stderr)
+    notice_once(path, f"left out of the project index: {why}")
 
 
 class ProjectIndex:
@@ -201,7 +204,7 @@ class ProjectIndex:
                 except OSError:
                     continue
                 if not stat.S_ISREG(info.st_mode):
-                    name_once(relative, "not a regular file")
+                    name_once(path, "not a regular file")
                     continue
                 found[relative] = (info.st_size, info.st_mtime_ns)
         return found
@@ -228,6 +231,8 @@ class ProjectIndex:
 
     @cached_property
     def _cache(self) -> dict[str, dict]:
+        if os.environ.get("FLASKLEAK_NO_CACHE"):  # `flaskleak --no-cache`, or set by hand
+            return {}
         try:
             with open(self._cache_file, encoding="utf-8") as handle:
                 data = json.load(handle)
@@ -244,8 +249,7 @@ class ProjectIndex:
         if entry is not None and entry["size"] == signature[0] and entry["mtime"] == signature[1]:
             return entry
         if signature[0] > MAX_FILE_BYTES:
-            name_once(relative, f"over {MAX_FILE_BYTES // 1_000_000} MB")
-            return None
+            return None  # generated data: no project facts worth its parse (checked on its own)
         data = self._read(relative)
         if data is None:
             return None
@@ -270,7 +274,7 @@ class ProjectIndex:
         try:
             return read_regular_file(os.path.join(self.root, relative), MAX_FILE_BYTES)
         except SourceError as error:
-            name_once(relative, error.message)
+            name_once(os.path.join(self.root, relative), error.message)
             return None
 
     def text(self, relative: str) -> str | None:
@@ -292,12 +296,10 @@ class ProjectIndex:
             path = os.path.join(self.root, relative)
             try:
                 text = decode_source(data)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    tree = ast.parse(text, filename=path)
+                tree = parse_text(text, path)  # deep generated code gets a larger stack
                 model = FileModel(tree, text, path, self.options, project=None)
-            except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError) as error:
-                name_once(relative, f"cannot be parsed: {type(error).__name__}")
+            except SourceError as error:
+                name_once(path, f"{error.code} {error.message}")
         if len(self._models) > 64:  # keep memory flat on big projects
             self._models.pop(next(iter(self._models)))
         self._models[relative] = model
@@ -311,16 +313,16 @@ class ProjectIndex:
         facts = entry["facts"]
         if group not in facts:
             model = self._model(relative)
-            value = None
-            if model is not None:
-                try:
-                    value = FACT_GROUPS[group](model)
-                except RecursionError:
-                    name_once(relative, "too deeply nested to analyse")
-                except Exception:
-                    if os.environ.get("FLASKLEAK_STRICT"):
-                        raise
-                    name_once(relative, "internal error while collecting its facts")
+            if model is None:
+                return None  # not cached on disk: said again next run
+            try:
+                value = retry_with_deep_stack(FACT_GROUPS[group], model)
+            except Exception as error:  # one bad module never costs another file its findings
+                if os.environ.get("FLASKLEAK_STRICT"):
+                    raise
+                reason = f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
+                name_once(model.path, reason)
+                return None
             facts[group] = value
             self._dirty = True
         return facts[group]
@@ -453,7 +455,7 @@ class ProjectIndex:
         return os.path.join(self.root, CACHE_DIRECTORY, f"index-{__version__}-{fingerprint}.json")
 
     def save(self) -> None:
-        if not self._dirty or self.root in _unmarked:
+        if not self._dirty or self.root in _unmarked or os.environ.get("FLASKLEAK_NO_CACHE"):
             return
         self._dirty = False
         live = {k: v for k, v in self._cache.items() if k in self.files}
