@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from .finding import Finding
 from .model.file import FileModel
-from .model.flask import REQUEST_SIGNALS
+from .model.module_facts import has_entry_signals
 from .model.project import ProjectIndex, project_for
 from .options import Options
 from .rule import Rule
@@ -48,7 +48,20 @@ def code_selected(code: str, select: Iterable[str] = (), ignore: Iterable[str] =
 def rules_for(
     text: str, path: str, options: Options, rules: Iterable[type[Rule]] = ALL_RULES
 ) -> list[type[Rule]]:
-    return [rule for rule in rules if rule.applies_to(text, path, options)]
+    """The rules whose text test this file passes. A request-time rule's own test is only run
+    when the text can register request code or may be reached from another module (the project
+    is asked later, once the model exists)."""
+    entries = None
+    active = []
+    for rule in rules:
+        if rule.request_time_only:
+            if entries is None:
+                entries = has_entry_signals(text, options)
+            if not entries and not options.project_analysis:
+                continue
+        if rule.applies_to(text, path, options):
+            active.append(rule)
+    return active
 
 
 def worth_parsing(
@@ -56,7 +69,7 @@ def worth_parsing(
 ) -> bool:
     """Whether any rule could find something in this text: the gate a very large file must
     pass before it is parsed (a data module would cost seconds and gigabytes for nothing)."""
-    request_code = bool(options.request_decorators) or any(s in text for s in REQUEST_SIGNALS)
+    request_code = has_entry_signals(text, options)
     return any(
         request_code or not rule.request_time_only
         for rule in rules_for(text, path, options, rules)
@@ -84,7 +97,7 @@ def analyse(
     findings: set[Finding] = set()
     for rule in active:
         if rule.request_time_only and not model.request_code_possible:
-            continue
+            continue  # the rule reports request-time code, and this file has none
         try:
             # deep but valid code (generated modules) gets a second try with a larger stack
             findings.update(retry_with_deep_stack(_run_rule, rule, model))

@@ -15,15 +15,16 @@ from functools import cached_property
 
 from ..options import Options
 from .configs import ConfigModel
-from .flask import REQUEST_SIGNALS, FlaskModel
+from .flask import FlaskModel
+from .module_facts import has_entry_signals
 from .imports import ImportResolver
 from ..scan import children, scan, statements
 from .scopes import Scopes
-from .text import SourceText, words_pattern
+from .text import SourceText, Words, words_pattern
 
 # An import statement that is not at the start of a line: in a function, or a module-level block.
-INDENTED_IMPORT = re.compile(r"^[ \t]+(?:from[ \t]+[\w.]+[ \t]+)?import[ \t(]", re.M)
-CONFIG_MENTION = re.compile(r"\.config\b")
+IMPORT_WORD = Words(["import"])
+CONFIG_MENTION = Words(["config"])
 TEST_FILE_NAMES = ("conftest.py",)
 
 
@@ -76,7 +77,7 @@ class FileModel:
         """Every import statement of the file: module level first, then the others by line."""
         imports = (ast.Import, ast.ImportFrom)
         found = [node for node in statements(self.tree) if isinstance(node, imports)]
-        lines = self.source.lines_matching(INDENTED_IMPORT)
+        lines = self.source.lines_matching(IMPORT_WORD)
         for scope in self.scopes.scopes_at(lines):
             if scope is not self.tree:
                 found.extend(node for node in statements(scope) if isinstance(node, imports))
@@ -171,7 +172,7 @@ class FileModel:
     def request_code_possible(self) -> bool:
         """Can this file hold request-time code? It registers some (a cheap text test), or the
         project index says request code in another module calls into it."""
-        if self.options.request_decorators or any(s in self.text for s in REQUEST_SIGNALS):
+        if has_entry_signals(self.text, self.options):
             return True
         return bool(self.reached_from_elsewhere)
 

@@ -29,7 +29,7 @@ from ..astutil import dotted_name, keyword_value, string_value
 from .imports import ImportResolver
 from ..scan import header_end, scan, statements
 from .scopes import FunctionInfo, FunctionNode, Scopes
-from .text import SourceText, words_pattern
+from .text import SourceText, Words, words_pattern
 
 APP_CLASSES = {
     "flask.Flask",
@@ -104,21 +104,6 @@ REQUEST_HOOKS = TEARDOWN_HOOKS | {
 }
 # Methods only a Flask-like object has: seeing one on a name of unknown origin makes it an app.
 FLASK_ONLY_METHODS = REQUEST_HOOKS | {"add_url_rule", "register_blueprint", "register_error_handler"}
-# Strings request-time code is registered with: a file with none of them has no entry point.
-REQUEST_SIGNALS = (
-    "route(",
-    "_request",
-    "teardown_",
-    "errorhandler",
-    "processor",
-    "url_defaults",
-    "add_url_rule",
-    "endpoint",
-    "View",
-    "Resource",
-    '("/',
-    "('/",
-)
 THREAD_CLASSES = {"threading.Thread", "threading.Timer", "multiprocessing.Process"}
 EXECUTOR_METHODS = {"submit", "map", "apply_async", "map_async", "starmap", "submit_stored"}
 TASK_DECORATORS = {"task", "shared_task", "job", "periodic_task", "actor"}
@@ -131,15 +116,12 @@ REQUEST_GLOBALS = {
 
 # Lines that can register something in call form (``app.add_url_rule(...)``,
 # ``bp.teardown_request(f)``, ``app.route("/x")(view)``), or start a thread or a job.
-REGISTRATION_CALL = re.compile(
-    r"\.(?:" + "|".join(sorted(REQUEST_HOOKS | ROUTE_METHODS | {
-        "add_url_rule", "register_error_handler", "add_resource",
-    })) + r")\s*\("
+REGISTRATION_CALL = Words(
+    REQUEST_HOOKS | ROUTE_METHODS | {"add_url_rule", "register_error_handler", "add_resource"},
+    r"\s*\(",
 )
-BACKGROUND_CALL = re.compile(
-    r"\b(?:Thread|Timer|Process)\s*\(|\.(?:" + "|".join(sorted(EXECUTOR_METHODS)) + r")\s*\("
-)
-DECORATOR_LINE = re.compile(r"^[ \t]*@", re.M)
+BACKGROUND_CALL = Words({"Thread", "Timer", "Process"} | EXECUTOR_METHODS, r"\s*\(")
+DECORATOR_LINE = Words(["@"], whole=False)
 
 
 @dataclass(frozen=True)

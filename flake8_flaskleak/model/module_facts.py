@@ -11,24 +11,20 @@ on disk, keyed by the file's size, modification time and content hash):
 
 from __future__ import annotations
 
-import re
-
 from ..options import Options
-from .flask import REQUEST_HOOKS, ROUTE_METHODS
+from .flask import REQUEST_HOOKS
 
-# Text that can register a request entry point. A module without it has none of its own.
-ENTRY_SIGNALS = re.compile(
-    r"\.(?:" + "|".join(sorted(REQUEST_HOOKS | ROUTE_METHODS | {
-        "add_url_rule", "add_resource", "as_view", "register_error_handler",
-    })) + r")\b"
-    r"|@[\w.]+\.(?:get|post|put|patch|delete)\("
-    r"|\b(?:MethodView|Resource|View)\b"
-)
-TEARDOWN_SIGNALS = re.compile(r"teardown_")
+# Text that can register a request entry point: a module without any has none of its own.
+ENTRY_SUBSTRINGS = tuple(sorted(REQUEST_HOOKS | {
+    ".route(", ".endpoint(", "add_url_rule", "add_resource", "as_view", "register_error_handler",
+    "MethodView", "Resource", "View", '.get("/', ".get('/", '.post("/', ".post('/",
+    '.put("/', ".put('/", '.patch("/', ".patch('/", '.delete("/', ".delete('/",
+}))
+TEARDOWN_SIGNAL = "teardown_"
 
 
 def has_entry_signals(text: str, options: Options) -> bool:
-    if ENTRY_SIGNALS.search(text):
+    if any(signal in text for signal in ENTRY_SUBSTRINGS):
         return True
     return any(name.rsplit(".", 1)[-1] in text for name in options.request_decorators)
 

@@ -45,7 +45,7 @@ from ..source import (
 from .containers import container_facts
 from .config_project import class_bases_facts
 from .file import FileModel
-from .module_facts import TEARDOWN_SIGNALS, call_facts, has_entry_signals
+from .module_facts import TEARDOWN_SIGNAL, call_facts, has_entry_signals
 from .teardowns import teardown_facts
 
 CACHE_DIRECTORY = ".flaskleak_cache"
@@ -263,7 +263,7 @@ class ProjectIndex:
                 "mtime": signature[1],
                 "hash": digest,
                 "entry": has_entry_signals(text, self.options),
-                "teardown": bool(TEARDOWN_SIGNALS.search(text)),
+                "teardown": TEARDOWN_SIGNAL in text,
                 "facts": {},
             }
         self._cache[relative] = entry

@@ -142,6 +142,7 @@ class Scopes:
                 continue  # a nested definition is a scope of its own
             position = bisect_left(lines, start)
             if position < len(lines) and lines[position] <= header_end(statement):
+                found.append(statement)
                 found.extend(own_nodes(statement))
         return found
 

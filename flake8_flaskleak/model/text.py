@@ -33,6 +33,12 @@ class SourceText:
             position = find("\n", position + 1)
         return starts
 
+    def segment(self, first_line: int, last_line: int) -> str:
+        """The text of lines ``first_line`` to ``last_line`` (1-based, inclusive)."""
+        starts = self.line_starts
+        end = starts[last_line] if last_line < len(starts) else len(self.text)
+        return self.text[starts[first_line - 1]:end]
+
     def line_of(self, offset: int) -> int:
         return bisect_right(self.line_starts, offset)
 
@@ -57,6 +63,7 @@ class SourceText:
         find = text.find
         length = len(text)
         follow = query.follow
+        whole = query.whole
         offsets: list[int] = []
         for word in query.words:
             size = len(word)
@@ -64,8 +71,8 @@ class SourceText:
             while position != -1:
                 end = position + size
                 if (
-                    (position == 0 or not _word_char(text[position - 1]))
-                    and (end == length or not _word_char(text[end]))
+                    (not whole or position == 0 or not _word_char(text[position - 1]))
+                    and (not whole or end == length or not _word_char(text[end]))
                     and (follow is None or follow.match(text, end))
                 ):
                     offsets.append(position)
@@ -86,11 +93,12 @@ class Words:
     pattern (``\\s*\\(`` for a call): answered with ``str.find``, which beats a regular
     expression with many alternatives when the words are rare, as they are."""
 
-    __slots__ = ("words", "follow")
+    __slots__ = ("words", "follow", "whole")
 
-    def __init__(self, words, follow: str = ""):
+    def __init__(self, words, follow: str = "", whole: bool = True):
         self.words = tuple(sorted({word for word in words if word}))
         self.follow = _compiled(follow) if follow else None
+        self.whole = whole  # False: also inside a longer word (``@``, ``teardown_``)
 
 
 @lru_cache(maxsize=64)
@@ -98,9 +106,9 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def words_pattern(words, follow: str = "") -> Words:
+def words_pattern(words, follow: str = "", whole: bool = True) -> Words:
     """The query for ``words`` as whole words, each followed by ``follow`` if given."""
-    return Words(words, follow)
+    return Words(words, follow, whole)
 
 
 def _word_char(character: str) -> bool:

@@ -51,6 +51,7 @@ CONTAINER_METHODS = {
     "update",
     "setdefault",
 }
+STORE_NODES = (ast.Assign, ast.AnnAssign, ast.Call)
 CONTAINER_LITERALS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
 CONTAINER_TYPES = {
     "list",
@@ -129,6 +130,7 @@ class RequestObjectEscapes(Rule):
     name = "request-object-escapes"
     summary = "request, session or g (or an object built from one) stored beyond the request"
     triggers = ("flask", "quart")
+    request_time_only = True
 
     @classmethod
     def applies_to(cls, text, path, options) -> bool:
@@ -160,15 +162,20 @@ class RequestObjectEscapes(Rule):
     def stores(self) -> Iterator[Store]:
         """Stores in the functions that name both the request (or what reaches it) and
         something that outlives it; only those can store one in the other."""
-        holders = set(self.model.functions_mentioning(self.holder_names))
-        for function in self.model.functions_mentioning(self.request_names):
-            if function not in holders:
-                continue
-            aliases = self.aliases(function)
-            for node in scan(function).of_any(ast.Assign, ast.AnnAssign, ast.Call):
-                store = self.store_at(node, function, aliases)
-                if store is not None:
-                    yield store
+        request_lines = self.model.source.lines_matching(self.request_names)
+        request_time = self.model.flask.request_time
+        for function, lines in self.model.scopes.lines_by_scope(request_lines).items():
+            if function not in request_time:
+                continue  # only code that runs during a request has a request to keep
+            text = self.model.source.segment(function.lineno, function.end_lineno or function.lineno)
+            if not any(word in text for word in self.holder_names):
+                continue  # nothing long-lived is named in it
+            aliases, lines = self.aliases(function, lines)
+            for node in self.model.scopes.nodes_on_lines(function, lines):
+                if type(node) in STORE_NODES:
+                    store = self.store_at(node, function, aliases)
+                    if store is not None:
+                        yield store
 
     def store_at(self, node: ast.AST, function: FunctionNode, aliases) -> Store | None:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
@@ -238,7 +245,7 @@ class RequestObjectEscapes(Rule):
         return words_pattern(names)
 
     @cached_property
-    def holder_names(self):
+    def holder_names(self) -> set[str]:
         """Names a store into something that outlives the request starts from: module-level
         names, classes, ``cls``/``type(self)``, the app, a thread-local, an imported module,
         and ``self`` of the classes whose instances outlive requests."""
@@ -248,27 +255,34 @@ class RequestObjectEscapes(Rule):
         names |= {local for local in self.model.imports.names if local[:1].islower()}
         if self.singleton_classes or self.thread_local_attributes:
             names.add("self")
-        return words_pattern(names)
+        return names
 
     # -- what is stored ------------------------------------------------------------------------
 
-    def aliases(self, function: FunctionNode) -> dict[str, Escapee]:
-        """Local names bound to a request-ish value (``req = request._get_current_object()``)."""
+    def aliases(
+        self, function: FunctionNode, lines: list[int]
+    ) -> tuple[dict[str, Escapee], list[int]]:
+        """Local names bound to a request-ish value (``req = request._get_current_object()``)
+        on ``lines`` of ``function``, and those lines with the lines that use the aliases."""
         aliases: dict[str, Escapee] = {}
         declared = self.declared_global(function)
-        assignments = [
-            node
-            for node in scan(function).of(ast.Assign)
-            if len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id not in declared
-        ]
         for _ in range(2):  # a second pass picks up an alias of an alias
-            for node in assignments:
-                escapee = self.classify(node.value, aliases)
-                if escapee is not None:
-                    aliases.setdefault(node.targets[0].id, escapee)
-        return aliases
+            for node in self.model.scopes.nodes_on_lines(function, lines):
+                if (
+                    type(node) is ast.Assign
+                    and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id not in declared
+                ):
+                    escapee = self.classify(node.value, aliases)
+                    if escapee is not None:
+                        aliases.setdefault(node.targets[0].id, escapee)
+            if not aliases:
+                break
+            used = self.model.source.lines_matching(words_pattern(aliases))
+            end = function.end_lineno or function.lineno
+            lines = sorted(set(lines) | {line for line in used if function.lineno <= line <= end})
+        return aliases, lines
 
     def classify(self, expr: ast.AST, aliases: dict[str, Escapee]) -> Escapee | None:
         flask = self.model.flask
@@ -471,8 +485,9 @@ class RequestObjectEscapes(Rule):
     @staticmethod
     def declared_global(function: FunctionNode) -> set[str]:
         names: set[str] = set()
-        for node in scan(function).of(ast.Global):
-            names.update(node.names)
+        for node in statements(function):
+            if isinstance(node, ast.Global):
+                names.update(node.names)
         return names
 
     # -- module facts (separable: a project index can supply them) -----------------------------
