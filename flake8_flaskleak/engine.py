@@ -11,9 +11,9 @@ import os
 from collections.abc import Iterable
 
 from .finding import Finding
-from .model.file import FileModel
+from .model.file import FileModel, is_test_path
 from .model.module_facts import has_entry_signals
-from .model.project import ProjectIndex, project_for
+from .model.project import ProjectIndex, find_root, project_for
 from .options import Options
 from .rule import Rule
 from .rules import discover
@@ -93,7 +93,10 @@ def analyse(
     active = rules_for(text, path, options, rules)
     if not active:
         return []
-    model = FileModel(tree, text, path, options, resolve_project(path, options, project))
+    project = resolve_project(path, options, project)
+    if not options.include_tests and is_test_path(path, project.root if project else find_root(path)):
+        return []  # test code builds apps, sessions and threads per test, on purpose
+    model = FileModel(tree, text, path, options, project)
     findings: set[Finding] = set()
     for rule in active:
         if rule.request_time_only and not model.request_code_possible:

@@ -37,6 +37,8 @@ class Options:
     cache_maxsize: int = 1024
     # Whole-project analysis (cross-module facts); off means strictly one file at a time.
     project_analysis: bool = True
+    # Test code (tests/ folders, test_*.py, conftest.py) is not analysed unless this is on.
+    include_tests: bool = False
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -77,6 +79,13 @@ OPTION_SPECS = (
         "project_analysis",
         "project-analysis",
         "Follow apps, configs, sessions and thread-locals across the project's modules.",
+        "bool",
+    ),
+    OptionSpec(
+        "include_tests",
+        "include-tests",
+        "Also analyse test code (tests/, test/ and testing/ folders, test_*.py, *_test.py, "
+        "conftest.py), which is skipped by default.",
         "bool",
     ),
 )

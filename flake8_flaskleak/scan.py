@@ -171,5 +171,8 @@ def header_end(statement: ast.stmt) -> int:
     for name in _STATEMENT_BLOCKS:
         block = getattr(statement, name, None)
         if block:
-            return max(block[0].lineno - 1, statement.lineno)
+            first = block[0]
+            if isinstance(first, ast.match_case):  # no position of its own: its pattern's
+                first = first.pattern
+            return max(first.lineno - 1, statement.lineno)
     return statement.end_lineno or statement.lineno

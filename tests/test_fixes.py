@@ -20,8 +20,12 @@ from flake8_flaskleak.engine import analyse
 from flake8_flaskleak.finding import Finding, FixSafety
 from flake8_flaskleak.fixer import fix_source
 from flake8_flaskleak.noqa import NoqaIndex, split_suppressed
+from flake8_flaskleak.options import Options
 from flake8_flaskleak.rule import Rule
 from flake8_flaskleak.source import decode_source
+
+# The fixtures live in this repository's tests/ folder, which is test code: analyse it anyway.
+FIXTURE_OPTIONS = Options(include_tests=True)
 
 FIX_FIXTURES = FIXTURES / "fixes"
 
@@ -36,7 +40,7 @@ def expected_path(path: Path) -> Path:
 
 def reported(source: bytes, path: str) -> list[Finding]:
     text = decode_source(source)
-    findings = analyse(ast.parse(text), text, path, project=None)
+    findings = analyse(ast.parse(text), text, path, FIXTURE_OPTIONS, project=None)
     return split_suppressed(findings, text)[0]
 
 
@@ -57,7 +61,7 @@ def test_fix_fixture(path: Path):
     assert expected_file.exists(), f"{path.name} has no {expected_file.name} beside it"
     source, expected = path.read_bytes(), expected_file.read_bytes()
 
-    result = fix_source(source, str(path), unsafe=True, project=None)
+    result = fix_source(source, str(path), FIXTURE_OPTIONS, unsafe=True, project=None)
     assert not result.errors, result.errors
     assert result.fixed == expected, "\n" + show_diff(expected, result.fixed)
     assert (result.fixed != source) == bool(result.applied), result.applied
@@ -65,7 +69,7 @@ def test_fix_fixture(path: Path):
     ast.parse(result.fixed)
     cst.parse_module(result.fixed)
 
-    again = fix_source(result.fixed, str(path), unsafe=True, project=None)
+    again = fix_source(result.fixed, str(path), FIXTURE_OPTIONS, unsafe=True, project=None)
     assert again.fixed == result.fixed, "fixing again: " + show_diff(result.fixed, again.fixed)
     assert not again.applied
 

@@ -96,7 +96,7 @@ def test_stale_noqa_fixture():
     expected = {
         number for number, line in enumerate(text.splitlines(), 1) if "expect FLK000" in line
     }
-    result = flaskleak("check", "--format", "json", str(path), cwd=NOQA_FIXTURES)
+    result = flaskleak("check", "--include-tests", "--format", "json", str(path), cwd=NOQA_FIXTURES)
     import json
 
     items = json.loads(result.stdout)

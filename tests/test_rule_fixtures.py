@@ -8,6 +8,10 @@ import pytest
 from markers import RULE_FIXTURES, expected_findings, rule_fixture_files
 
 from flake8_flaskleak.engine import analyse
+from flake8_flaskleak.options import Options
+
+# The fixtures live in this repository's tests/ folder, which is test code: analyse it anyway.
+FIXTURE_OPTIONS = Options(include_tests=True)
 
 
 def describe(found: set[tuple[int, str]], lines: list[str]) -> str:
@@ -20,7 +24,7 @@ def describe(found: set[tuple[int, str]], lines: list[str]) -> str:
 def test_fixture_findings_match_markers(path):
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text, filename=str(path))
-    findings = analyse(tree, text, str(path), project=None)  # one file at a time
+    findings = analyse(tree, text, str(path), FIXTURE_OPTIONS, project=None)  # one file at a time
     actual = {(finding.line, finding.code) for finding in findings}
     expected = expected_findings(path)
     lines = text.splitlines()
@@ -36,6 +40,6 @@ def test_fixture_findings_match_markers(path):
 def test_every_finding_message_is_one_line():
     for path in rule_fixture_files():
         text = path.read_text(encoding="utf-8")
-        for finding in analyse(ast.parse(text), text, str(path), project=None):
+        for finding in analyse(ast.parse(text), text, str(path), FIXTURE_OPTIONS, project=None):
             assert "\n" not in finding.message
             assert finding.message[0].islower() or finding.message[0] in "`'\"", finding.message

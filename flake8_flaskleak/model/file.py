@@ -28,6 +28,23 @@ CONFIG_MENTION = Words(["config"])
 TEST_FILE_NAMES = ("conftest.py",)
 
 
+TEST_FOLDERS = {"tests", "test", "testing"}
+
+
+def is_test_path(path: str, root: str | None = None) -> bool:
+    """Test code by its place: a ``tests``/``test``/``testing`` folder (below the project root
+    when it is known), ``test_*.py``, ``*_test.py``, ``conftest.py``."""
+    name = os.path.basename(path)
+    if name.startswith("test_") or name.endswith("_test.py") or name in TEST_FILE_NAMES:
+        return True
+    directory = os.path.dirname(os.path.abspath(path))
+    if root:
+        directory = os.path.relpath(directory, root)
+        if directory.startswith(os.pardir):
+            directory = os.path.dirname(os.path.abspath(path))
+    return any(part in TEST_FOLDERS for part in directory.split(os.sep))
+
+
 def module_name_for(path: str) -> tuple[str, bool]:
     """The dotted module name of a file, from the packages (``__init__.py``) above it."""
     if not path or path in ("-", "stdin") or not path.endswith(".py"):

@@ -44,7 +44,7 @@ from ..source import (
 )
 from .containers import container_facts
 from .config_project import class_bases_facts
-from .file import FileModel
+from .file import FileModel, is_test_path
 from .module_facts import TEARDOWN_SIGNAL, call_facts, has_entry_signals
 from .teardowns import teardown_facts
 
@@ -71,7 +71,8 @@ _unmarked: set[str] = set()  # roots found without a marker: analysed, but no ca
 def find_root(path: str) -> str | None:
     """The project a file belongs to: the nearest folder at or above it with a
     ``pyproject.toml``, ``setup.cfg``, ``.git`` or a ``setup.py`` that is not inside a package;
-    without one, the folder holding the top of the file's package chain."""
+    without one, the folder holding the top of the file's package chain (None for a loose
+    script, which is analysed alone)."""
     directory = os.path.dirname(os.path.abspath(path))
     if directory in _roots:
         return _roots[directory]
@@ -90,9 +91,11 @@ def find_root(path: str) -> str | None:
         if parent == current:
             break
         current = parent
-    if found is None:
+    if found is None:  # no marker up to the top: only this folder's answer can be kept
         found = _package_top(directory)
-        _unmarked.add(found)
+        if found is not None:
+            _unmarked.add(found)
+        visited = [directory]
     for folder in visited:
         _roots[folder] = found
     return found
@@ -108,8 +111,11 @@ def _is_root(directory: str) -> bool:
     return any(os.path.exists(os.path.join(directory, marker)) for marker in ROOT_MARKERS)
 
 
-def _package_top(directory: str) -> str:
-    """The folder above the outermost package that holds ``directory``."""
+def _package_top(directory: str) -> str | None:
+    """The folder above the outermost package that holds ``directory``; None when it is not in
+    a package (a loose script is analysed alone)."""
+    if not os.path.isfile(os.path.join(directory, "__init__.py")):
+        return None
     while os.path.isfile(os.path.join(directory, "__init__.py")):
         parent = os.path.dirname(directory)
         if parent == directory:
@@ -192,7 +198,11 @@ class ProjectIndex:
         found: dict[str, tuple[int, int]] = {}
         for directory, subdirectories, names in os.walk(self.root):
             subdirectories[:] = sorted(
-                d for d in subdirectories if d not in SKIP_DIRECTORIES and not d.endswith(".egg-info")
+                d for d in subdirectories
+                if d not in SKIP_DIRECTORIES
+                and not d.startswith(".")
+                and not d.endswith(".egg-info")
+                and not _is_root(os.path.join(directory, d))  # a project of its own
             )
             for name in sorted(names):
                 if not name.endswith(".py"):
@@ -206,6 +216,8 @@ class ProjectIndex:
                 if not stat.S_ISREG(info.st_mode):
                     name_once(path, "not a regular file")
                     continue
+                if not self.options.include_tests and is_test_path(relative, "."):
+                    continue  # tests register no production routes or teardowns
                 found[relative] = (info.st_size, info.st_mtime_ns)
         return found
 
