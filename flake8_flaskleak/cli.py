@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("rules", help="list the rules: code, name, fix kind")
     explain = commands.add_parser("explain", help="print a rule's documentation page")
     explain.add_argument("code", metavar="CODE", help="a rule code, e.g. FLK201")
+    from .probe.command import add_parser as add_probe_parser  # imports nothing of the app
+
+    add_probe_parser(commands)
     return parser
 
 
@@ -140,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_rules()
         if arguments.command == "explain":
             return run_explain(arguments.code)
+        if arguments.command == "probe":
+            from .probe.command import run as run_probe
+
+            return run_probe(arguments)
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     except UsageError as error:
