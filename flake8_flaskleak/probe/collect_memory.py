@@ -103,6 +103,7 @@ class MemoryCollector(Collector):
         result.numbers["memory"] = (trend.per_thousand(xs, totals), "KiB")
         if not trend.grows(xs, totals, self.floor_kib):
             return result
+        result.steady.add("memory")
         for position, where in ((2, "inside"), (3, "outside")):
             keys = set(self.samples[-1][position])
             grown = []

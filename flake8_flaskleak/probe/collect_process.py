@@ -26,6 +26,7 @@ class ThreadCollector(Collector):
         self.started_at: "weakref.WeakKeyDictionary[threading.Thread, tuple]" = (
             weakref.WeakKeyDictionary()
         )
+        self.targets: dict[tuple[str, int], set[tuple[str, int]]] = {}
         self.original_start = threading.Thread.start
         collector = self
 
@@ -33,12 +34,22 @@ class ThreadCollector(Collector):
             where = collector.project.caller_line()
             if where is not None:
                 collector.started_at[thread] = where
+                collector.note_target(where, getattr(thread, "_target", None))
             return collector.original_start(thread, *args, **kwargs)
 
         threading.Thread.start = start  # type: ignore[method-assign]
 
     def uninstall(self) -> None:
         threading.Thread.start = self.original_start  # type: ignore[method-assign]
+
+    def note_target(self, where: tuple[str, int], target: object) -> None:
+        """The lines of the thread's target: memory growing there is the thread's own."""
+        code = getattr(target, "__code__", None)
+        if code is not None and where not in self.targets:
+            self.targets[where] = {
+                (os.path.realpath(code.co_filename), line)
+                for _, _, line in code.co_lines() if line is not None
+            }
 
     def begin_phase(self, phase: str) -> None:
         super().begin_phase(phase)
@@ -70,6 +81,7 @@ class ThreadCollector(Collector):
                 result.evidence.append(Evidence(
                     "threads", self.phase, trend.per_thousand(xs, series), "threads",
                     "threads started here are still running", where[0], where[1],
+                    related=frozenset(self.targets.get(where, ())),
                 ))
         if not located:
             result.evidence.append(Evidence(

@@ -17,11 +17,10 @@ from collections import Counter
 from .evidence import SINGLE, Collector, Evidence, PhaseResult, frequent, rate
 from .objects import instances_of
 
-HIGH_WATER = 12  # connections outstanding before the probe collects garbage (pools block at 15+)
-
 
 class PoolCollector(Collector):
     kind = "pool"
+    always = True  # leaked connections are given back during warm-ups too, or the pool blocks
 
     def install(self) -> None:
         from sqlalchemy import event
@@ -31,6 +30,7 @@ class PoolCollector(Collector):
         self.outstanding: dict[int, tuple[int, tuple[str, int] | None]] = {}
         self.lock = threading.Lock()
         self.left: Counter = Counter()
+        self.counting = False
         event.listen(Pool, "checkout", self.on_checkout)
         event.listen(Pool, "checkin", self.on_checkin)
 
@@ -50,6 +50,7 @@ class PoolCollector(Collector):
     def begin_phase(self, phase: str) -> None:
         super().begin_phase(phase)
         self.left = Counter()
+        self.counting = True
 
     def before_request(self) -> object:
         me = threading.get_ident()
@@ -63,13 +64,14 @@ class PoolCollector(Collector):
                 where for key, (thread, where) in self.outstanding.items()
                 if thread == me and key not in state  # type: ignore[operator]
             ]
-            crowded = len(self.outstanding) >= HIGH_WATER
-        for where in left:
-            self.left[where] += 1
-        if crowded:  # give the leaked connections back before the pool blocks the next request
+        if self.counting:
+            for where in left:
+                self.left[where] += 1
+        if left:  # give the leaked connections back before the pool blocks a later request
             gc.collect()
 
     def end_phase(self, measured_requests: int) -> PhaseResult:
+        self.counting = False
         result = PhaseResult()
         total = sum(self.left.values())
         result.numbers["pool"] = (rate(total, measured_requests), "connections")

@@ -16,26 +16,37 @@ from .objects import instances_of, project_objects
 COUNT_FLOOR = 1.0  # per 1,000 requests
 
 
-def local_attributes(local: object) -> dict[str, int]:
-    """The current thread's (or context's) attributes of a thread-local: name -> id(value)."""
+def local_attributes(local: object) -> list[str]:
+    """The names the current thread (or context) has set on a thread-local."""
     try:
         if isinstance(local, threading.local):
             values = vars(local)
         else:  # werkzeug.local.Local keeps a ContextVar holding a dict (Werkzeug 2.1+)
             values = object.__getattribute__(local, "_Local__storage").get({})
     except Exception:
-        return {}
-    return {name: id(value) for name, value in list(values.items())}
+        return []
+    return list(values)
+
+
+def forget_local(local: object) -> None:
+    """Empty the current thread's view of a thread-local, as a new thread would find it."""
+    try:
+        if isinstance(local, threading.local):
+            vars(local).clear()
+        else:
+            local.__release_local__()  # type: ignore[attr-defined]
+    except Exception:
+        pass
 
 
 class ThreadLocalCollector(Collector):
-    """Attributes a request wrote on a ``threading.local``/werkzeug ``Local`` of the project
-    and that are still there when the next request on that thread starts."""
+    """Attributes a ``threading.local``/werkzeug ``Local`` of the project still holds after a
+    request, on the thread that served it. The probe's threads start each route with empty
+    thread-locals, so what is there was written by this route's requests."""
 
     kind = "thread-local"
 
-    def begin_phase(self, phase: str) -> None:
-        super().begin_phase(phase)
+    def begin_route(self) -> None:
         kinds: list[type] = [threading.local]
         werkzeug_local = sys.modules.get("werkzeug.local")
         if werkzeug_local is not None and hasattr(werkzeug_local, "Local"):
@@ -43,19 +54,22 @@ class ThreadLocalCollector(Collector):
         self.locals = [
             (name, value) for kind in kinds for name, value in instances_of(self.project, kind)
         ]
+
+    def begin_thread(self) -> None:
+        for _, local in self.locals:
+            forget_local(local)
+
+    def begin_phase(self, phase: str) -> None:
+        super().begin_phase(phase)
         self.left: Counter = Counter()
         self.attributes: dict[str, set[str]] = {}
 
-    def before_request(self) -> object:
-        return [local_attributes(local) for _, local in self.locals]
-
     def after_request(self, state: object) -> None:
-        for (name, local), before in zip(self.locals, state):  # type: ignore[call-overload]
-            after = local_attributes(local)
-            written = {key for key, value in after.items() if before.get(key) != value}
-            if written:
+        for name, local in self.locals:
+            left = local_attributes(local)
+            if left:
                 self.left[name] += 1
-                self.attributes.setdefault(name, set()).update(written)
+                self.attributes.setdefault(name, set()).update(left)
 
     def end_phase(self, measured_requests: int) -> PhaseResult:
         result = PhaseResult()

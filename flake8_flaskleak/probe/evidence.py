@@ -33,15 +33,17 @@ class Evidence:
 class PhaseResult:
     numbers: dict[str, tuple[float, str]] = field(default_factory=dict)  # kind -> (per 1000, unit)
     evidence: list[Evidence] = field(default_factory=list)
+    steady: set[str] = field(default_factory=set)  # kinds whose total climbed steadily
 
 
 class Collector:
     """One kind of measurement. The runner calls, in order: ``install`` once; ``begin_route``
-    before a route's warm-up; per phase ``begin_phase``, then around every request ``before_request``/``after_request``
+    before a route's warm-up and ``begin_thread`` on each probe thread; per phase ``begin_phase``, then around every request ``before_request``/``after_request``
     (in the thread that ran it), ``sample`` after each batch (after a garbage collection),
     and ``end_phase``; ``uninstall`` at the end."""
 
     kind = ""
+    always = False  # also called around warm-up requests (to keep the app serviceable)
 
     def __init__(self, project) -> None:
         self.project = project
@@ -54,6 +56,9 @@ class Collector:
 
     def begin_route(self) -> None:
         pass
+
+    def begin_thread(self) -> None:
+        """On each of the probe's threads before a route (what a new thread would see)."""
 
     def begin_phase(self, phase: str) -> None:
         self.phase = phase

@@ -46,7 +46,7 @@ class Settings:
     warmup: int = 50
     batches: int = 5
     threads: int = 4
-    memory_floor_kib: float = 2.0  # growth per 1,000 requests below which memory is flat
+    memory_floor_kib: float = 8.0  # growth per 1,000 requests below which memory is flat
     fill_limit: int = 3000  # most extra warm-up requests spent filling bounded containers
 
 
@@ -57,6 +57,7 @@ class RouteResult:
     statuses: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     numbers: dict[str, dict[str, tuple[float, str]]] = field(default_factory=dict)
+    steady: dict[str, set[str]] = field(default_factory=dict)  # phase -> kinds that climb
     evidence: list[Evidence] = field(default_factory=list)
     executed: dict[str, set[int]] = field(default_factory=dict)
     findings: list[LinkedFinding] = field(default_factory=list)
@@ -78,11 +79,23 @@ class RouteResult:
 
     @property
     def grows(self) -> bool:
-        return any(item.kind == "memory" for item in self.evidence)
+        """Memory climbs steadily in every phase (noise and start-up costs show in one)."""
+        return bool(self.steady) and all("memory" in kinds for kinds in self.steady.values())
 
     @property
     def failing(self) -> bool:
         return any(status == "raised" or status >= 500 for status in self.statuses)
+
+
+def agreed_memory(evidence: list[Evidence]) -> list[Evidence]:
+    """Memory growth at a line counts when both phases saw it: a real leak grows on one
+    thread and on the pool alike; start-up costs of a thread or a cache show in one only."""
+    seen: dict[tuple, set[str]] = {}
+    for item in evidence:
+        if item.kind == "memory":
+            seen.setdefault((item.path, item.line), set()).add(item.phase)
+    return [item for item in evidence
+            if item.kind != "memory" or len(seen[(item.path, item.line)]) > 1]
 
 
 def build_collectors(project, settings: Settings, callers) -> list[Collector]:
@@ -97,10 +110,12 @@ def build_collectors(project, settings: Settings, callers) -> list[Collector]:
         FigureCollector(project),
         CacheCollector(project, callers),
     ]
-    if "sqlalchemy.orm" in sys.modules:  # only measured when the app uses SQLAlchemy
+    if "sqlalchemy" in sys.modules:  # only measured when the app uses SQLAlchemy
         from .collect_sqlalchemy import PoolCollector, ScopedSessionCollector
 
-        collectors += [PoolCollector(project), ScopedSessionCollector(project)]
+        collectors.append(PoolCollector(project))
+        if "sqlalchemy.orm" in sys.modules:
+            collectors.append(ScopedSessionCollector(project))
     return collectors
 
 
@@ -109,6 +124,7 @@ class Runner:
         self.app, self.project, self.settings, self.guard = app, project, settings, guard
         self.tracer = ReachTracer(project)
         self.collectors = build_collectors(project, settings, self.tracer.callers)
+        self.always = [c for c in self.collectors if c.always]  # also during warm-ups
         self.current: RouteResult | None = None
         self.lock = threading.Lock()
 
@@ -119,12 +135,21 @@ class Runner:
         flask.got_request_exception.connect(self._on_exception, self.app, weak=False)
         gc.collect()
         gc.freeze()  # what exists before the first request: never rescanned by collections
+        # The probe's own threads serve every route: one for the one-thread phase, a pool for
+        # the other (new threads per route would add per-thread start-up allocations to the
+        # measurement). Their thread-locals are emptied before each route, as on new threads.
+        self.single = ThreadPoolExecutor(1, f"{PROBE_THREAD_PREFIX}-single")
+        self.pool = (ThreadPoolExecutor(self.settings.threads, f"{PROBE_THREAD_PREFIX}-pool")
+                     if self.settings.threads >= 2 else None)
         try:
             for collector in self.collectors:
                 collector.install()
                 installed.append(collector)
             return [self.run_route(plan) for plan in plans]
         finally:
+            self.single.shutdown(wait=True)
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
             gc.unfreeze()
             flask.got_request_exception.disconnect(self._on_exception, self.app)
             for collector in reversed(installed):
@@ -140,18 +165,10 @@ class Runner:
         if self.guard is not None:
             self.guard.where = plan.label
         numbers = itertools.count()
-        client = self.app.test_client()
         for collector in self.collectors:
             collector.begin_route()
-        self.tracer.start()
-        try:
-            for _ in range(self.settings.warmup):
-                self.send(plan, client, next(numbers), result, measured=False)
-        finally:
-            result.executed = self.tracer.stop()
-        self.fill_bounded(plan, client, numbers, result)
-        self.measure(plan, result, SINGLE, numbers, lambda: client)
-        if self.settings.threads >= 2:
+        self.single.submit(self.run_single, plan, result, numbers).result()
+        if self.pool is not None:
             clients: dict[int, object] = {}
 
             def thread_client():
@@ -160,9 +177,39 @@ class Runner:
                     clients[ident] = self.app.test_client()
                 return clients[ident]
 
+            self.on_every_pool_thread(self.forget_thread_state)
             self.measure(plan, result, POOL, numbers, thread_client)
+            result.evidence = agreed_memory(result.evidence)
         self.current = None
         return result
+
+    def forget_thread_state(self) -> None:
+        for collector in self.collectors:
+            collector.begin_thread()
+
+    def on_every_pool_thread(self, function) -> None:
+        barrier = threading.Barrier(self.settings.threads)
+
+        def run_once() -> None:
+            function()
+            barrier.wait(timeout=30)  # keeps this thread busy until every thread ran it
+
+        futures = [self.pool.submit(run_once) for _ in range(self.settings.threads)]
+        for future in futures:
+            future.result()
+
+    def run_single(self, plan: RoutePlan, result: RouteResult, numbers) -> None:
+        """The traced warm-up, filling bounded containers, and the one-thread batches."""
+        self.forget_thread_state()
+        client = self.app.test_client()
+        self.tracer.start()
+        try:
+            for _ in range(self.settings.warmup):
+                self.send(plan, client, next(numbers), result, measured=False)
+        finally:
+            result.executed = self.tracer.stop()
+        self.fill_bounded(plan, client, numbers, result)
+        self.measure(plan, result, SINGLE, numbers, lambda: client)
 
     def fill_bounded(self, plan: RoutePlan, client, numbers, result: RouteResult) -> None:
         """More warm-up while the route fills or rotates a bounded container or cache of the
@@ -182,9 +229,7 @@ class Runner:
             self.send(plan, client, next(numbers), result, measured=False)
 
     def measure(self, plan, result: RouteResult, phase: str, numbers, get_client) -> None:
-        pool = None
-        if phase == POOL:
-            pool = ThreadPoolExecutor(self.settings.threads, PROBE_THREAD_PREFIX)
+        pool = self.pool if phase == POOL else None
 
         def send_many(count: int, measured: bool = True) -> None:
             if pool is None:
@@ -197,31 +242,30 @@ class Runner:
                 for future in futures:
                     future.result()
 
-        try:
-            if pool is not None:
-                send_many(max(self.settings.warmup, self.settings.threads * 4), measured=False)
-            for collector in self.collectors:
-                collector.begin_phase(phase)
-            per_batch = max(1, self.settings.requests // max(1, self.settings.batches))
-            done = 0
+        if pool is not None:
+            send_many(max(self.settings.warmup, self.settings.threads * 4), measured=False)
+        for collector in self.collectors:
+            collector.begin_phase(phase)
+        per_batch = max(1, self.settings.requests // max(1, self.settings.batches))
+        done = 0
+        self.sample(done)
+        for _ in range(max(2, self.settings.batches)):
+            gc.disable()  # what only the cyclic collector would free counts until the sample
+            try:
+                send_many(per_batch)
+            finally:
+                gc.enable()
+            done += per_batch
             self.sample(done)
-            for _ in range(max(2, self.settings.batches)):
-                gc.disable()
-                try:
-                    send_many(per_batch)
-                finally:
-                    gc.enable()
-                done += per_batch
-                self.sample(done)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
         numbers_seen: dict[str, tuple[float, str]] = {}
+        steady: set[str] = set()
         for collector in self.collectors:
             outcome = collector.end_phase(done)
             numbers_seen.update(outcome.numbers)
+            steady |= outcome.steady
             result.evidence.extend(outcome.evidence)
         result.numbers[phase] = numbers_seen
+        result.steady[phase] = steady
 
     def sample(self, done: int) -> None:
         re.purge()  # the regex cache is bounded (512 patterns) and every upload fills it
@@ -231,7 +275,7 @@ class Runner:
 
     def send(self, plan: RoutePlan, client, number: int, result: RouteResult,
              measured: bool = True) -> None:
-        collectors = self.collectors if measured else []
+        collectors = self.collectors if measured else self.always
         states = [collector.before_request() for collector in collectors]
         method, url, options = plan.request(number)
         status: int | str

@@ -227,6 +227,10 @@ def link_route(
             linked.append(LinkedFinding(finding, "not observed"))
     confirmed_codes = {item.finding.code for item in linked if item.status == "confirmed"}
     explained_lines = {line for item in evidence for line in item.related}
+    # Objects a confirmed finding leaks (a scoped session never removed): memory growing at a
+    # line that uses them is theirs.
+    leaked_objects = {item.name for linked_item in linked for item in linked_item.evidence
+                      if linked_item.status == "confirmed" and item.name}
     leads = []
     for item in evidence:
         if id(item) in used:
@@ -234,6 +238,11 @@ def link_route(
         if item.kind == "memory":
             if item.location and (os.path.realpath(item.path), item.line) in explained_lines:
                 continue  # growth at the call site of a cache that grows: the cache's
+            if item.location and any(
+                line_names(StaticFinding(os.path.realpath(item.path), item.line, "", ""), name)
+                for name in leaked_objects
+            ):
+                continue
             if item.outside and confirmed_codes:
                 # Allocated by Flask or a library (the URL's value, a parsed query string) and
                 # kept by what a confirmed finding grows: tracemalloc knows where memory was

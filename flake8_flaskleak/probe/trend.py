@@ -1,9 +1,10 @@
 """Growth as a trend over several batches, not one difference.
 
 A value sampled after each batch (memory, threads, descriptors, loggers...) grows when the
-least-squares slope over the batches is above a floor *and* it rose in most of the intervals:
-a single jump (a cache filling once, a pool opening its connections) or noise that goes up
-and down does not count, a steady climb does. Counts of things left behind after a request
+least-squares slope over the batches is above a floor, it rose in every interval, and it still
+climbs in the second half: a single jump (a cache filling once, a pool opening its
+connections), a bounded sawtooth or noise that goes up and down does not count, a steady
+climb does. Counts of things left behind after a request
 (connections, sessions, contexts) are exact, so they need no trend: they are rates.
 """
 
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-RISING_SHARE = 0.6  # at least 60% of the intervals must rise
+RISING_SHARE = 1.0  # every interval must rise: bounded sawtooths (caches, weakref lists
+# cleaned every N objects) drop somewhere in a long enough window, leaks never do
 
 
 def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
