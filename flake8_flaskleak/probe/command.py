@@ -56,7 +56,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--requests", type=positive, metavar="N",
                         help="measured requests per route and phase (default 500)")
     parser.add_argument("--warmup", type=positive, metavar="N",
-                        help="warm-up requests before measuring (default 50)")
+                        help="warm-up requests before measuring (default 100)")
     parser.add_argument("--batches", type=positive, metavar="K",
                         help="batches the requests are split into for the trend (default 5)")
     parser.add_argument("--threads", type=positive, metavar="N",

@@ -43,7 +43,7 @@ MAX_ERRORS = 3
 @dataclass
 class Settings:
     requests: int = 500  # measured requests per phase
-    warmup: int = 50
+    warmup: int = 100
     batches: int = 5
     threads: int = 4
     memory_floor_kib: float = 8.0  # growth per 1,000 requests below which memory is flat

@@ -1,0 +1,57 @@
+"""Running `flaskleak probe` on the fixture apps in tests/fixtures/probe, in a subprocess
+(each probe imports an app, patches a few stdlib hooks and may leave threads behind)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ROOT / "tests" / "fixtures" / "probe"
+# Small counts keep the suite fast; the trend still needs a few batches per phase.
+SMALL = ("--requests", "75", "--warmup", "10", "--batches", "3", "--threads", "2")
+# SQLite keeps a weak reference per cursor and prunes the list every 200 cursors: a window
+# shorter than that sees a steady climb (the default of 500 requests sees the sawtooth).
+SQLITE = ("--requests", "240")
+
+
+def run_probe(*arguments: str, cwd: Path = ROOT, timeout: int = 240):
+    environment = dict(os.environ, MPLBACKEND="Agg", FLASKLEAK_STRICT="1")
+    return subprocess.run(
+        [sys.executable, "-m", "flake8_flaskleak", "probe", *arguments],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@lru_cache(maxsize=None)
+def probe_json(app: str, *extra: str) -> tuple[int, dict, str]:
+    """(exit code, JSON report, stderr) of probing a fixture app, once per test session."""
+    result = run_probe("--app-dir", str(APPS), "--app", app, *SMALL, "--format", "json",
+                       *extra)
+    assert "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout) if result.stdout.strip() else {}
+    return result.returncode, report, result.stderr
+
+
+def route(report: dict, label: str) -> dict:
+    for item in report["routes"]:
+        if item["route"] == label:
+            return item
+    raise AssertionError(f"no route {label!r} in {[r['route'] for r in report['routes']]}")
+
+
+def kinds(route_report: dict) -> set[str]:
+    """The kinds of measurement that found something: in findings' evidence or as leads."""
+    found = {item["kind"] for finding in route_report["findings"] for item in finding["evidence"]}
+    return found | {item["kind"] for item in route_report["leads"]}
+
+
+def finding(route_report: dict, code: str, line: int) -> dict:
+    for item in route_report["findings"]:
+        if item["code"] == code and item["line"] == line:
+            return item
+    raise AssertionError(f"no {code} at line {line}: {route_report['findings']}")
