@@ -66,7 +66,8 @@ def test_thread_local_kept_after_the_request():
     assert confirmed["status"] == "confirmed"
     evidence = [item for item in confirmed["evidence"] if item["kind"] == "thread-local"]
     assert {item["phase"] for item in evidence} == {"1 thread", "2 threads"}  # on a pool too
-    assert "state keeps user" in evidence[0]["detail"]
+    assert evidence[0]["object"] == "leak_thread_local.state"
+    assert evidence[0]["detail"].startswith("keeps user after the request")
 
 
 def test_app_context_pushed_and_never_popped():

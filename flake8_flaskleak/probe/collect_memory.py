@@ -101,9 +101,10 @@ class MemoryCollector(Collector):
         xs = [sample[0] for sample in self.samples]
         totals = [sample[1] / 1024 for sample in self.samples]
         result.numbers["memory"] = (trend.per_thousand(xs, totals), "KiB")
-        if not trend.grows(xs, totals, self.floor_kib):
-            return result
-        result.steady.add("memory")
+        if trend.grows(xs, totals, self.floor_kib):
+            result.steady.add("memory")
+        # Lines are judged on their own: a leak's line climbs steadily even when the total
+        # also moves with unrelated churn.
         for position, where in ((2, "inside"), (3, "outside")):
             keys = set(self.samples[-1][position])
             grown = []

@@ -168,7 +168,7 @@ class ScopedSessionCollector(Collector):
             if frequent(count, measured_requests):
                 result.evidence.append(Evidence(
                     "scoped-session", self.phase, rate(count, measured_requests), "sessions",
-                    f"{name} still holds the session the request used (no remove())",
+                    "still holds the session the request used (no remove())",
                     name=name,
                 ))
         return result

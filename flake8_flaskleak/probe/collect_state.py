@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections import Counter
+from collections import Counter, deque
 
 from . import trend
 from .evidence import Collector, Evidence, PhaseResult, frequent, rate
@@ -80,7 +80,7 @@ class ThreadLocalCollector(Collector):
                 names = ", ".join(sorted(self.attributes[name])[:5])
                 result.evidence.append(Evidence(
                     "thread-local", self.phase, rate(count, measured_requests), "requests",
-                    f"{name} keeps {names} after the request, until the thread's next one",
+                    f"keeps {names} after the request, until the thread's next one",
                     name=name,
                 ))
         return result
@@ -223,6 +223,42 @@ class LoggingCollector(Collector):
         return result
 
 
+CONTAINER_TYPES = (list, dict, set, deque)
+
+
+class ContainerCollector(Collector):
+    """The project's module-level and class-level containers (lists, dicts, sets, deques
+    without ``maxlen``, and their subclasses) that gain entries with request traffic."""
+
+    kind = "container"
+
+    def begin_phase(self, phase: str) -> None:
+        super().begin_phase(phase)
+        self.containers = [
+            (name, value) for name, value in project_objects(self.project)
+            if issubclass(type(value), CONTAINER_TYPES)
+            and not (issubclass(type(value), deque) and value.maxlen is not None)
+        ]
+        self.samples: list[tuple[int, list[int]]] = []
+
+    def sample(self, requests_done: int) -> None:
+        self.samples.append((requests_done, [len(value) for _, value in self.containers]))
+
+    def end_phase(self, measured_requests: int) -> PhaseResult:
+        result = PhaseResult()
+        if len(self.samples) < 2:
+            return result
+        xs = [x for x, _ in self.samples]
+        for index, (name, _) in enumerate(self.containers):
+            series = [sizes[index] for _, sizes in self.samples]
+            if trend.grows(xs, series, COUNT_FLOOR):
+                result.evidence.append(Evidence(
+                    "container", self.phase, trend.per_thousand(xs, series), "entries",
+                    "gains entries with request traffic, never shrinks", name=name,
+                ))
+        return result
+
+
 class FigureCollector(Collector):
     """matplotlib figures still open in pyplot's registry (only when the app uses pyplot)."""
 
@@ -258,7 +294,7 @@ class CacheCollector(Collector):
 
     def __init__(self, project, callers=None) -> None:
         super().__init__(project)
-        self.callers = callers or {}  # code location -> project lines that called it
+        self.callers = callers if callers is not None else {}  # function -> lines calling it
 
     def begin_phase(self, phase: str) -> None:
         super().begin_phase(phase)
@@ -293,7 +329,7 @@ class CacheCollector(Collector):
             line = code.co_firstlineno if code else None
             result.evidence.append(Evidence(
                 "cache", self.phase, trend.per_thousand(xs, series), "entries",
-                f"{name} gains entries with request traffic", path, line, name=name,
+                "gains an entry per distinct request value", path, line, name=name,
                 related=frozenset(self.callers.get((path, line), ())),
             ))
         return result

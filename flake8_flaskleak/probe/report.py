@@ -30,6 +30,8 @@ def where(item: Evidence) -> str:
 def amount(value: float, unit: str) -> str:
     if unit == "KiB":
         return f"{value:+,.1f} KiB"
+    if unit == "requests":  # something left behind after that many requests of 1,000
+        return f"after {value:,.0f}"
     return f"{value:,.0f} {unit}"
 
 
@@ -51,7 +53,7 @@ def describe_group(items: list[Evidence], threads: int) -> str:
         f"{amount(item.amount, item.unit)} ({phase_label(item.phase, threads)})"
         for item in sorted(items, key=lambda i: i.phase != SINGLE)
     )
-    return f"{first.kind} at {where(first)}: {amounts} per 1,000 requests; {first.detail}"
+    return f"{first.kind} {where(first)}: {amounts} per 1,000 requests: {first.detail}"
 
 
 def short(text: str) -> str:

@@ -27,6 +27,7 @@ from .collect_process import (
 from .collect_state import (
     AppContextCollector,
     CacheCollector,
+    ContainerCollector,
     FigureCollector,
     LoggingCollector,
     ThreadLocalCollector,
@@ -109,6 +110,7 @@ def build_collectors(project, settings: Settings, callers) -> list[Collector]:
         LoggingCollector(project),
         FigureCollector(project),
         CacheCollector(project, callers),
+        ContainerCollector(project),
     ]
     if "sqlalchemy" in sys.modules:  # only measured when the app uses SQLAlchemy
         from .collect_sqlalchemy import PoolCollector, ScopedSessionCollector

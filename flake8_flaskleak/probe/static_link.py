@@ -34,6 +34,7 @@ KIND_CODES: dict[str, frozenset[str] | None] = {
     "handlers": frozenset({"FLK305", "FLK309"}),
     "figures": frozenset({"FLK406"}),
     "cache": frozenset({"FLK304"}),
+    "container": frozenset({"FLK301", "FLK302", "FLK303"}),
     "threads": frozenset({"FLK404"}),
     "descriptors": frozenset({"FLK401", "FLK402", "FLK405"}),
     "unclosed": frozenset({"FLK401", "FLK402", "FLK405"}),
@@ -177,7 +178,7 @@ def line_names(finding: StaticFinding, name: str) -> bool:
     if not 1 <= finding.line <= len(lines):
         return False
     short = name.rsplit(".", 1)[-1]
-    return re.search(rf"(?<![\w.]){re.escape(short)}\b", lines[finding.line - 1]) is not None
+    return re.search(rf"(?<!\w){re.escape(short)}\b", lines[finding.line - 1]) is not None
 
 
 # --- the link ---------------------------------------------------------------------------------
@@ -226,7 +227,12 @@ def link_route(
         elif reached:
             linked.append(LinkedFinding(finding, "not observed"))
     confirmed_codes = {item.finding.code for item in linked if item.status == "confirmed"}
-    explained_lines = {line for item in evidence for line in item.related}
+    # A growing cache's callers build its keys: memory growing in their functions is the
+    # cache's (the key's values are allocated there, before the call).
+    explained_spans = {
+        (path, function_span(path, line) or (line, line))
+        for item in evidence for path, line in item.related
+    }
     # Objects a confirmed finding leaks (a scoped session never removed): memory growing at a
     # line that uses them is theirs.
     leaked_objects = {item.name for linked_item in linked for item in linked_item.evidence
@@ -236,8 +242,11 @@ def link_route(
         if id(item) in used:
             continue
         if item.kind == "memory":
-            if item.location and (os.path.realpath(item.path), item.line) in explained_lines:
-                continue  # growth at the call site of a cache that grows: the cache's
+            if item.location and any(
+                path == os.path.realpath(item.path) and span[0] <= item.line <= span[1]
+                for path, span in explained_spans
+            ):
+                continue
             if item.location and any(
                 line_names(StaticFinding(os.path.realpath(item.path), item.line, "", ""), name)
                 for name in leaked_objects
