@@ -61,6 +61,9 @@ def add_parser(commands) -> argparse.ArgumentParser:
                         help="batches the requests are split into for the trend (default 5)")
     parser.add_argument("--threads", type=positive, metavar="N",
                         help="threads of the pool phase; 1 skips it (default 4)")
+    parser.add_argument("--fill-limit", type=int, metavar="N",
+                        help="most extra warm-up requests spent filling the project's bounded "
+                             "containers and caches before measuring (default 3000)")
     parser.add_argument("--max-growth-kib", type=float, metavar="KIB",
                         help="exit 1 when a route's memory grows steadily by more than this "
                              "per 1,000 requests")
@@ -122,6 +125,8 @@ def _run(arguments: argparse.Namespace) -> int:
     if not os.path.isdir(app_dir):
         raise ProbeError(f"--app-dir {app_dir}: no such folder")
     settings = Settings()
+    if arguments.fill_limit is not None:
+        settings.fill_limit = max(0, arguments.fill_limit)
     for name in ("requests", "warmup", "batches", "threads"):
         value = getattr(arguments, name) or options.get(name)
         if value is not None:

@@ -37,8 +37,9 @@ class PhaseResult:
 
 
 class Collector:
-    """One kind of measurement. The runner calls, in order: ``install`` once; ``begin_route``
-    before a route's warm-up and ``begin_thread`` on each probe thread; per phase ``begin_phase``, then around every request ``before_request``/``after_request``
+    """One kind of measurement. The runner calls, in order: ``install`` once;
+    ``begin_route`` before a route's warm-up and ``begin_thread`` on each probe thread; per
+    phase ``begin_phase``, then around every request ``before_request``/``after_request``
     (in the thread that ran it), ``sample`` after each batch (after a garbage collection),
     and ``end_phase``; ``uninstall`` at the end."""
 

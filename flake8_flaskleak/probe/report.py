@@ -81,9 +81,12 @@ def render_text(report) -> str:
         single, pool = result.memory(SINGLE), result.memory(POOL)
         memory = [f"{value:+,.1f} KiB ({phase_label(phase, settings.threads)})"
                   for phase, value in ((SINGLE, single), (POOL, pool)) if value is not None]
-        verdict = "GROWS" if result.grows else "flat"
         lines.append(f"{result.label}  [{statuses_text(result)}]")
-        lines.append(f"  memory {verdict}: {', '.join(memory)} per 1,000 requests")
+        if result.grows:
+            lines.append(f"  memory GROWS: {', '.join(memory)} per 1,000 requests")
+        else:
+            lines.append(f"  memory flat (no steady climb; slope {', '.join(memory)} "
+                         "per 1,000 requests)")
         if result.failing:
             errors = "; ".join(result.errors) or "no exception recorded"
             lines.append(f"  FAILING: {errors}")

@@ -116,7 +116,8 @@ def selected(rule: object, patterns: list[str]) -> bool:
 
 def plan_routes(app: object, seed: Seed, patterns: list[str]) -> RouteSelection:
     selection = RouteSelection()
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):  # type: ignore[attr-defined]
+    rules = app.url_map.iter_rules()  # type: ignore[attr-defined]
+    for rule in sorted(rules, key=lambda r: (r.rule, r.endpoint)):
         if not selected(rule, patterns):
             continue
         methods = sorted((rule.methods or set()) - IGNORED_METHODS)

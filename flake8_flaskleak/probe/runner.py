@@ -217,7 +217,7 @@ class Runner:
         """More warm-up while the route fills or rotates a bounded container or cache of the
         project: a ``deque(maxlen=1000)`` reaches its steady state after 1,000 requests."""
         containers = bounded_containers(self.project)
-        if not containers:
+        if not containers or self.settings.fill_limit <= 0:
             return
         before = [container_state(value) for _, value, _ in containers]
         chunk = 50
