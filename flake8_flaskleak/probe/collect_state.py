@@ -287,6 +287,13 @@ class FigureCollector(Collector):
         return result
 
 
+def unbounded(cache: object) -> bool:
+    try:
+        return cache.cache_info().maxsize is None  # type: ignore[attr-defined]
+    except Exception:
+        return False
+
+
 class CacheCollector(Collector):
     """``functools`` caches of the project whose size climbs with request traffic."""
 
@@ -298,9 +305,11 @@ class CacheCollector(Collector):
 
     def begin_phase(self, phase: str) -> None:
         super().begin_phase(phase)
+        # Unbounded caches only: a bounded one filling up to its maxsize is doing its job.
         self.caches = [
             (name, value) for name, value in project_objects(self.project)
             if callable(getattr(value, "cache_info", None)) and hasattr(value, "__wrapped__")
+            and unbounded(value)
         ]
         self.samples: list[tuple[int, list[int]]] = []
 
