@@ -27,14 +27,59 @@ def run_probe(*arguments: str, cwd: Path = ROOT, timeout: int = 240):
     )
 
 
+def probe_arguments(app: str, *extra: str) -> list[str]:
+    return ["--app-dir", str(APPS), "--app", app, *SMALL, "--format", "json", *extra]
+
+
+_queued: list[tuple[str, ...]] = []
+_started: dict[tuple[str, ...], subprocess.Popen] = {}
+AT_ONCE = 2  # the machine has two cores
+
+
+def start_probes(runs: list[tuple[str, ...]]) -> None:
+    """Queue probe runs to go in the background, two at a time: ``probe_json`` then waits
+    for its run (and starts the next queued one) instead of running it itself."""
+    _queued.extend(run for run in runs if run not in _queued and run not in _started)
+    _start_more()
+
+
+def stop_probes() -> None:
+    """End the runs no test waited for (a -k selection), and forget the queue."""
+    _queued.clear()
+    for process in _started.values():
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    _started.clear()
+
+
+def _start_more() -> None:
+    while _queued and sum(p.poll() is None for p in _started.values()) < AT_ONCE:
+        run = _queued.pop(0)
+        _started[run] = subprocess.Popen(
+            [sys.executable, "-m", "flake8_flaskleak", "probe", *probe_arguments(*run)],
+            cwd=ROOT, env=dict(os.environ, MPLBACKEND="Agg", FLASKLEAK_STRICT="1"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+
 @lru_cache(maxsize=None)
 def probe_json(app: str, *extra: str) -> tuple[int, dict, str]:
     """(exit code, JSON report, stderr) of probing a fixture app, once per test session."""
-    result = run_probe("--app-dir", str(APPS), "--app", app, *SMALL, "--format", "json",
-                       *extra)
-    assert "Traceback" not in result.stderr, result.stderr
-    report = json.loads(result.stdout) if result.stdout.strip() else {}
-    return result.returncode, report, result.stderr
+    run = (app, *extra)
+    if run in _queued:
+        _queued.remove(run)
+    started = _started.pop(run, None)
+    if started is not None:
+        stdout, stderr = started.communicate(timeout=300)
+        returncode = started.returncode
+        _start_more()
+    else:
+        result = run_probe(*probe_arguments(app, *extra))
+        stdout, stderr, returncode = result.stdout, result.stderr, result.returncode
+    assert "Traceback" not in stderr, stderr
+    report = json.loads(stdout) if stdout.strip() else {}
+    return returncode, report, stderr
 
 
 def route(report: dict, label: str) -> dict:
