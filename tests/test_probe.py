@@ -180,3 +180,23 @@ def test_network_guard_allows_only_local_addresses():
     assert [(a.where, a.address) for a in guard.attempts] == [
         ("GET /x", "192.0.2.1:80"), ("GET /x", "example.org:443")]
     assert socket.create_connection.__module__ == "socket"  # restored
+
+
+def test_config_object_is_applied_after_the_factory(tmp_path):
+    (tmp_path / "configured.py").write_text(
+        "from flask import Flask\n\n\n"
+        "class ProbeConfig:\n    GREETING = 'hello'\n\n\n"
+        "def create_app():\n    app = Flask(__name__)\n\n"
+        "    @app.route('/greet')\n    def greet():\n"
+        "        return app.config['GREETING']  # a KeyError (500) without the config object\n\n"
+        "    return app\n"
+    )
+    arguments = ("--app-dir", str(tmp_path), "--app", "configured:create_app()",
+                 "--requests", "6", "--warmup", "2", "--batches", "3", "--threads", "1",
+                 "--no-static", "--format", "json")
+    with_config = run_probe(*arguments, "--config-object", "configured.ProbeConfig")
+    assert json.loads(with_config.stdout)["routes"][0]["statuses"] == {"200": 8}
+    without = run_probe(*arguments)
+    assert json.loads(without.stdout)["routes"][0]["errors"] == ["KeyError: 'GREETING'"]
+    line = one_line_error(run_probe(*arguments, "--config-object", "configured.Missing"))
+    assert "'configured' has no 'Missing'" in line
