@@ -56,6 +56,17 @@ def describe_group(items: list[Evidence], threads: int) -> str:
     return f"{first.kind} {where(first)}: {amounts} per 1,000 requests: {first.detail}"
 
 
+def top_lines(result, count: int = 5) -> list[tuple[str, int, float]]:
+    """The project lines whose memory grows most, per 1,000 requests (the larger phase)."""
+    best: dict[tuple[str, int], float] = {}
+    for item in result.evidence:
+        if item.kind == "memory" and item.location and not item.outside:
+            key = (item.path, item.line)
+            best[key] = max(best.get(key, 0.0), item.amount)
+    ranked = sorted(best.items(), key=lambda entry: -entry[1])[:count]
+    return [(path, line, value) for (path, line), value in ranked]
+
+
 def short(text: str) -> str:
     return text if len(text) <= MESSAGE_WIDTH else text[: MESSAGE_WIDTH - 1] + "…"
 
@@ -87,6 +98,10 @@ def render_text(report) -> str:
         else:
             lines.append(f"  memory flat (no steady climb; slope {', '.join(memory)} "
                          "per 1,000 requests)")
+        top = top_lines(result)
+        if top:
+            lines.append("  grows at: " + ", ".join(
+                f"{shown_path(path)}:{line} {amount(value, 'KiB')}" for path, line, value in top))
         if result.failing:
             errors = "; ".join(result.errors) or "no exception recorded"
             lines.append(f"  FAILING: {errors}")
@@ -172,6 +187,11 @@ def render_json(report) -> str:
                 for phase in (SINGLE, POOL)
                 if (value := result.memory(phase)) is not None
             },
+            "top_lines": [
+                {"path": shown_path(path), "line": line, "kib_per_1000_requests": round(value, 3)}
+                for path, line, value in top_lines(result)
+            ],
+            "evidence": [evidence_json(item, threads) for item in result.evidence],
             "measurements": {
                 phase_label(phase, threads): {
                     kind: {"per_1000_requests": round(value, 3), "unit": unit}
