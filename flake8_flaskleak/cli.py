@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="print a rule's documentation page")
     explain.add_argument("code", metavar="RULE", help="a rule code or name, e.g. FLK201 or "
                                                       "teardown-can-raise")
+    from .probe.command import add_parser as add_probe_parser  # imports nothing of the app
+
+    add_probe_parser(commands)
     return parser
 
 
@@ -143,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_rules()
         if arguments.command == "explain":
             return run_explain(arguments.code)
+        if arguments.command == "probe":
+            from .probe.command import run as run_probe
+
+            return run_probe(arguments)
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     except UsageError as error:

@@ -100,5 +100,7 @@ def test_every_rule_page_has_an_example_and_advice():
 @pytest.mark.parametrize("path", [ROOT / "README.md", *PAGES], ids=lambda p: p.name)
 def test_public_text_cites_no_seed(path):
     text = path.read_text(encoding="utf-8")
-    assert not re.search(r"\bseeds?\b", text, re.I), path.name
+    # "seed 000", "seed_001", "seeds/...": the documents the project started from, which
+    # users do not have (the probe's "seed file" of request values is a different thing)
+    assert not re.search(r"\bseeds?[ _]?\d|\bseeds/", text, re.I), path.name
     assert "Grofers" not in text, path.name
