@@ -115,12 +115,13 @@ def flake8_versions(python: Path) -> str:
 
 
 def repository_state() -> str:
-    """The commit measured, and whether the working tree differs from it."""
+    """The commit measured, and whether the measured code (the package and its
+    dependencies) differs from it."""
     try:
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
-                                "--untracked-files=no"],
+                                "--", "flake8_flaskleak", "pyproject.toml"],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown commit"
