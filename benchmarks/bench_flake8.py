@@ -51,6 +51,7 @@ WORK = BENCHMARKS / ".work"
 FLAKE8 = "flake8==7.5.0"
 BUGBEAR = "flake8-bugbear==26.10.27"
 GENERATED_SIZE = 5_000_000
+FLAKE8_CRASH = "There was a critical error during execution of Flake8"
 
 
 def say(message: str) -> None:
@@ -156,11 +157,12 @@ def timed_run(command: list[str], cwd: Path, output: Path) -> tuple[float, float
         wall = time.perf_counter() - started
     process.returncode = code = os.waitstatus_to_exitcode(status)
     problem = errors.read_text(errors="replace")
-    if code not in (0, 1) or "Traceback" in problem:
-        raise SystemExit(f"{' '.join(command[:6])} ... failed (exit {code}):\n{problem[-3000:]}")
-    with open(output, "rb") as handle:
-        lines = sum(1 for _ in handle)
-    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss, lines
+    printed = output.read_text(errors="replace")
+    # flake8 reports a plugin that raised on stdout, with exit status 1 as for findings.
+    if code not in (0, 1) or "Traceback" in problem or FLAKE8_CRASH in printed:
+        raise SystemExit(f"{' '.join(command[:6])} ... failed (exit {code}):\n"
+                         f"{(problem or printed)[-3000:]}")
+    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss, printed.count("\n")
 
 
 def measure(
@@ -181,7 +183,7 @@ def measure(
                     bench_tree.clear_plugin_caches(tree.roots)
                 command = command_for(run, pythons[run.environment], tree.files)
                 cpu, wall, peak_kb, lines = timed_run(command, tree.cwd, outputs / f"{run.key}.txt")
-                results[run.key].findings = lines
+                results[run.key].output_lines = lines
                 if measured:
                     results[run.key].cpu.append(cpu)
                     results[run.key].wall.append(wall)

@@ -29,7 +29,7 @@ class Measurements:
     cpu: list[float] = field(default_factory=list)  # user + system of the child and its workers
     wall: list[float] = field(default_factory=list)
     peak_kb: list[int] = field(default_factory=list)  # max RSS of the largest process
-    findings: int = 0  # output lines of the last run, a sanity check
+    output_lines: int = 0  # what the last run printed: a check that each run did its work
 
 
 def plan(jobs: Sequence[int]) -> list[tuple[Run, ...]]:
@@ -174,7 +174,7 @@ def medians_table(runs: Sequence[Run], results: dict[str, Measurements]) -> str:
         [
             (run.label, f"{median_of(results[run.key], 'cpu'):.2f}",
              f"{median_of(results[run.key], 'wall'):.2f}",
-             f"{median_of(results[run.key], 'peak_kb') / 1024:.0f}", str(results[run.key].findings))
+             f"{median_of(results[run.key], 'peak_kb') / 1024:.0f}", str(results[run.key].output_lines))
             for run in runs
         ],
     )

@@ -143,3 +143,14 @@ def test_quick_means_the_sample_in_three_rounds():
     assert bench_flake8.settings(["--jobs", "2,1,2"]).jobs == [2, 1]
     with pytest.raises(SystemExit):
         bench_flake8.settings(["--jobs", "0"])
+
+
+def test_timed_run_counts_output_and_stops_on_a_crash(tmp_path):
+    cpu, wall, peak_kb, lines = bench_flake8.timed_run(
+        [sys.executable, "-c", "print('a.py:1:1: F401'); print('b.py:2:1: E501')"],
+        tmp_path, tmp_path / "out.txt",
+    )
+    assert lines == 2 and cpu >= 0 and wall > 0 and peak_kb > 0
+    crash = f"print({bench_flake8.FLAKE8_CRASH!r}); raise SystemExit(1)"
+    with pytest.raises(SystemExit, match="failed"):
+        bench_flake8.timed_run([sys.executable, "-c", crash], tmp_path, tmp_path / "out.txt")
