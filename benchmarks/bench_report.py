@@ -169,15 +169,14 @@ def summary_table(rows: Sequence[Row]) -> str:
 
 def medians_table(runs: Sequence[Run], results: dict[str, Measurements]) -> str:
     """Every run's medians: the numbers the ratios come from."""
-    return render_table(
-        ("run", "CPU s", "wall s", "peak MB", "output lines"),
-        [
-            (run.label, f"{median_of(results[run.key], 'cpu'):.2f}",
-             f"{median_of(results[run.key], 'wall'):.2f}",
-             f"{median_of(results[run.key], 'peak_kb') / 1024:.0f}", str(results[run.key].output_lines))
-            for run in runs
-        ],
-    )
+    rows = []
+    for run in runs:
+        measured = results[run.key]
+        rows.append((
+            run.label, f"{median_of(measured, 'cpu'):.2f}", f"{median_of(measured, 'wall'):.2f}",
+            f"{median_of(measured, 'peak_kb') / 1024:.0f}", str(measured.output_lines),
+        ))
+    return render_table(("run", "CPU s", "wall s", "peak MB", "output lines"), rows)
 
 
 # -- the per-file worst case --------------------------------------------------------------------

@@ -154,3 +154,11 @@ def test_timed_run_counts_output_and_stops_on_a_crash(tmp_path):
     crash = f"print({bench_flake8.FLAKE8_CRASH!r}); raise SystemExit(1)"
     with pytest.raises(SystemExit, match="failed"):
         bench_flake8.timed_run([sys.executable, "-c", crash], tmp_path, tmp_path / "out.txt")
+
+
+def test_medians_table_has_a_row_per_run():
+    runs = [run for unit in bench_report.plan([1]) for run in unit]
+    results = {run.key: measurements(2.0, wall=3.0, peak_kb=2048) for run in runs}
+    table = bench_report.medians_table(runs, results).splitlines()
+    assert len(table) == 2 + len(runs)
+    assert table[2] == "| flake8 alone, -j1 | 2.00 | 3.00 | 2 | 0 |"
