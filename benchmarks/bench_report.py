@@ -191,6 +191,8 @@ class FileCost:
 
     @property
     def ratio(self) -> float:
+        if self.plugin == 0:
+            return 0.0
         return self.plugin / self.flake8 if self.flake8 > 0 else float("inf")
 
 

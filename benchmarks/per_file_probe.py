@@ -56,10 +56,12 @@ def main() -> int:
     paths = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     for number, path in enumerate(paths, 1):
         processor = FileProcessor(path, options)
-        try:
-            tree = processor.build_ast()
-        except (SyntaxError, ValueError):
-            tree = None  # flake8 reports E999 and runs no AST plugin: nothing to time
+        tree = None  # where flake8 runs no plugin, the plugin costs nothing
+        if not processor.should_ignore_file():  # a file-wide `# flake8: noqa` skips every check
+            try:
+                tree = processor.build_ast()
+            except (SyntaxError, ValueError):
+                pass  # flake8 reports E999 and runs no AST plugin
         parameters = processor.keyword_arguments_for(plugin.parameters, {"tree": tree})
 
         def run_flake8() -> None:
