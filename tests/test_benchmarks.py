@@ -162,3 +162,8 @@ def test_medians_table_has_a_row_per_run():
     table = bench_report.medians_table(runs, results).splitlines()
     assert len(table) == 2 + len(runs)
     assert table[2] == "| flake8 alone, -j1 | 2.00 | 3.00 | 2 | 0 |"
+
+
+def test_a_file_the_plugin_never_runs_on_costs_nothing():
+    assert FileCost("skipped.py", 3, flake8=0.0, plugin=0.0).ratio == 0.0
+    assert FileCost("tiny.py", 3, flake8=0.0, plugin=0.001).ratio == float("inf")
