@@ -1,66 +1,64 @@
-"""What installing flake8-flaskleak adds to a flake8 run, beside what flake8-bugbear adds.
+"""What flake8-flaskleak costs inside flake8, and what `flaskleak check` costs, on real Flask code.
 
 flake8 runs every installed plugin whatever ``--select`` says, so a plugin's cost is the same
-flake8 command timed in an environment with the plugin and in one without it. This script builds
-(once, cached under ``benchmarks/.work/``) three virtual environments:
+flake8 command timed in an environment with the plugin and in one without it. This script
+builds (once, under ``benchmarks/.work/``) three virtual environments: ``alone`` (flake8),
+``plugin`` (flake8 + this project, installed editable: it measures the working tree) and
+``bugbear`` (flake8 + flake8-bugbear, a plugin users accept), and times, on the files of the
+pinned corpus applications that import Flask (``bench_tree.py``):
 
-* ``alone``:   flake8 only;
-* ``plugin``:  flake8 + this project (editable install, so it always measures the working tree);
-* ``bugbear``: flake8 + flake8-bugbear (pinned), the reference point for "a plugin users accept";
+* flake8 alone, flake8 + plugin cold (no ``.flaskleak_cache/``) then warm, for each ``--jobs``;
+  flake8 + bugbear; ``flaskleak check`` cold with ``-j 1`` and each larger ``--jobs``;
+* as CPU time of the child processes, peak memory of the largest one, and wall time,
+  in alternating rounds (the order rotates every round, a warm-up round first), and prints the
+  medians and one summary table of ratios, each beside its goal.
 
-copies a fixed tree of real Python (a subset of the running interpreter's standard library,
-at least 20k lines, or ``--tree PATH``), and times ``flake8 --select E,W,F -j 1`` on it in each
-environment, alternating the environments round by round so drift in machine load hits all of
-them alike. It prints the median wall and CPU time per environment and the ratios to ``alone``.
+``--per-file`` instead times each file alone: flake8's cost on it against the plugin's
+(``per_file_probe.py``), two generated 5 MB modules included.
 
-    python benchmarks/bench_flake8.py                 # 5 rounds on the stdlib subset
-    python benchmarks/bench_flake8.py --rounds 9 --tree ~/src/my-flask-service
+    python benchmarks/bench_flake8.py --quick          # 1-in-9 sample, 3 rounds
+    python benchmarks/bench_flake8.py                  # every file, 5 rounds
+    python benchmarks/bench_flake8.py --per-file --sample
+    python benchmarks/bench_flake8.py --tree ~/src/my-flask-service
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import hashlib
 import json
-import resource
+import os
+import platform
 import shutil
-import statistics
 import subprocess
 import sys
-import sysconfig
 import time
 import venv
-from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-WORK = Path(__file__).resolve().parent / ".work"
+BENCHMARKS = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCHMARKS))
+
+import bench_report  # noqa: E402
+import bench_tree  # noqa: E402
+from bench_report import FileCost, Measurements, Run  # noqa: E402
+from bench_tree import BenchTree  # noqa: E402
+from corpus import CORPUS, DEFAULT_CACHE, fetch  # noqa: E402
+
+REPO = BENCHMARKS.parent
+WORK = BENCHMARKS / ".work"
 FLAKE8 = "flake8==7.5.0"
 BUGBEAR = "flake8-bugbear==26.10.27"
-# Packages of the standard library copied as the tree to lint: real, varied, ~46k lines.
-STDLIB_PACKAGES = ("email", "json", "http", "logging", "asyncio", "concurrent", "xml")
-MIN_LINES = 20_000
-ENVIRONMENTS = ("alone", "plugin", "bugbear")
-# What is timed: the same command in each environment, plus the plugin with its whole-project
-# analysis switched off, which splits the plugin's cost into per-file rules and project index.
-RUNS = {
-    "alone": ("alone", ()),
-    "plugin": ("plugin", ()),
-    "plugin-per-file": ("plugin", ("--flaskleak-project-analysis=false",)),
-    "bugbear": ("bugbear", ()),
-}
-# The plugin looks for the project root (as flaskleak/project.py does) and caches whole-project
-# facts under it; "cold" deletes that cache before every run (a fresh CI checkout), "warm"
-# keeps it (an editor or pre-commit run after the first).
-ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
-CACHE_DIRECTORY = ".flaskleak_cache"
+GENERATED_SIZE = 5_000_000
+FLAKE8_CRASH = "There was a critical error during execution of Flake8"
 
 
-@dataclass
-class Timings:
-    wall: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
-    output_lines: int = 0
-    plugin_lines: int = 0  # FLK lines: `--select F` also selects FLK, as it selects any F prefix
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- environments -------------------------------------------------------------------------------
 
 
 def requirements(name: str) -> list[str]:
@@ -71,296 +69,264 @@ def requirements(name: str) -> list[str]:
     return [FLAKE8, BUGBEAR]
 
 
-def environment_python(name: str) -> Path:
-    return WORK / f"venv-{name}" / "bin" / "python"
+def environment_stamp(name: str) -> dict:
+    """What an environment was built from; a change rebuilds it (the plugin's own dependencies
+    are read from pyproject.toml, so the stamp holds its hash)."""
+    stamp = {"requirements": requirements(name), "python": sys.version}
+    if name == "plugin":
+        stamp["pyproject"] = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+    return stamp
 
 
 def ensure_environment(name: str, rebuild: bool) -> Path:
-    """The venv's python, creating the venv when it is missing or was built for other pins."""
+    """The venv's python, creating the venv when it is missing or was built from other pins."""
     directory = WORK / f"venv-{name}"
-    stamp = directory / "flaskleak-bench.json"
-    wanted = {"requirements": requirements(name), "python": sys.version}
-    if not rebuild and stamp.is_file():
+    python = directory / "bin" / "python"
+    stamp_file = directory / "flaskleak-bench.json"
+    wanted = environment_stamp(name)
+    if not rebuild and stamp_file.is_file() and python.exists():
         try:
-            if json.loads(stamp.read_text()) == wanted:
-                return environment_python(name)
+            if json.loads(stamp_file.read_text()) == wanted:
+                return python
         except ValueError:
             pass
-    if directory.exists():
-        shutil.rmtree(directory)
-    pins = " ".join(requirements(name))
-    print(f"creating {directory.relative_to(REPO)} ({pins}) ...", flush=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    say(f"creating {directory.relative_to(REPO)} ({' '.join(requirements(name))}) ...")
     venv.EnvBuilder(with_pip=True, clear=True).create(directory)
-    python = environment_python(name)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", *requirements(name)], check=True
-    )
-    stamp.write_text(json.dumps(wanted))
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *requirements(name)],
+                   check=True)
+    stamp_file.write_text(json.dumps(wanted))
     return python
 
 
-def count_lines(tree: Path) -> tuple[int, int]:
-    files = lines = 0
-    for path in tree.rglob("*.py"):
-        files += 1
-        with open(path, "rb") as handle:
-            lines += sum(1 for _ in handle)
-    return files, lines
+def child_environment() -> dict[str, str]:
+    """The environment of every timed command: as a user's shell has it. Bytecode is written
+    (a user's installed packages have theirs; without it every run would compile the plugin
+    from source again) and no ``PYTHONPATH`` reaches the environments."""
+    environment = dict(os.environ)
+    for name in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "PYTHONHOME"):
+        environment.pop(name, None)
+    return environment
 
 
-def stdlib_tree() -> Path:
-    """A copy of the fixed stdlib subset (copied once per Python version)."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    target = WORK / f"tree-stdlib-{version}"
-    if not target.is_dir():
-        stdlib = Path(sysconfig.get_paths()["stdlib"])
-        staging = WORK / f"tree-stdlib-{version}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        for package in STDLIB_PACKAGES:
-            shutil.copytree(
-                stdlib / package,
-                staging / package,
-                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "test", "tests"),
-            )
-        # Its own project root, so the plugin's project analysis covers this tree, not the repo.
-        (staging / "pyproject.toml").write_text('[project]\nname = "bench-tree"\nversion = "0"\n')
-        staging.rename(target)
-    return target
+def flake8_versions(python: Path) -> str:
+    result = subprocess.run([str(python.parent / "flake8"), "--version"], cwd=WORK,
+                            capture_output=True, text=True, check=True, env=child_environment())
+    return " ".join(result.stdout.split())
 
 
-def project_root(tree: Path) -> Path | None:
-    for directory in (tree, *tree.parents):
-        if any((directory / marker).exists() for marker in ROOT_MARKERS):
-            return directory
-    return None
+def repository_state() -> str:
+    """The commit measured, and whether the measured code (the package and its
+    dependencies) differs from it."""
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
+                                "--", "flake8_flaskleak", "pyproject.toml"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return commit + (" + uncommitted changes" if dirty else "")
 
 
-def clear_plugin_cache(tree: Path) -> None:
-    root = project_root(tree)
-    if root is not None:
-        shutil.rmtree(root / CACHE_DIRECTORY, ignore_errors=True)
+# -- one timed run ------------------------------------------------------------------------------
 
 
-def flake8_command(python: Path, tree: Path, jobs: int, extra: tuple[str, ...]) -> list[str]:
-    return [
-        str(python), "-m", "flake8", "--isolated", "--select", "E,W,F", "-j", str(jobs), *extra,
-        str(tree),
-    ]
+def command_for(run: Run, python: Path, files: tuple[str, ...]) -> list[str]:
+    """The console scripts, as users run them (``python -m`` would also put the working
+    directory on ``sys.path``, where an ``*.egg-info`` can register the plugin)."""
+    scripts = python.parent
+    if run.tool == "check":
+        return [str(scripts / "flaskleak"), "check", "-j", str(run.jobs), *files]
+    # --isolated: no configuration file of the tree or the user changes what is measured.
+    return [str(scripts / "flake8"), "--isolated", "-j", str(run.jobs), *files]
 
 
-def timed_run(command: list[str], cwd: Path) -> tuple[float, float, subprocess.CompletedProcess]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if result.returncode not in (0, 1) or "Traceback" in result.stderr:
-        raise SystemExit(f"flake8 failed ({result.returncode}):\n{result.stderr[-2000:]}")
-    return wall, cpu, result
+def timed_run(command: list[str], cwd: Path, output: Path) -> tuple[float, float, int, int]:
+    """CPU seconds (user + system of the child and the workers it waited for), wall seconds,
+    peak RSS in KiB (of the largest of those processes), and lines printed.
+
+    ``os.wait4`` gives the usage of this one child; ``getrusage(RUSAGE_CHILDREN)`` would report
+    the largest RSS of every child so far."""
+    errors = output.with_suffix(".stderr")
+    with open(output, "wb") as stdout, open(errors, "wb") as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, stdout=stdout, stderr=stderr,
+                                   stdin=subprocess.DEVNULL, env=child_environment())
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+    process.returncode = code = os.waitstatus_to_exitcode(status)
+    problem = errors.read_text(errors="replace")
+    printed = output.read_text(errors="replace")
+    # flake8 reports a plugin that raised on stdout, with exit status 1 as for findings.
+    if code not in (0, 1) or "Traceback" in problem or FLAKE8_CRASH in printed:
+        raise SystemExit(f"{' '.join(command[:6])} ... failed (exit {code}):\n"
+                         f"{(problem or printed)[-3000:]}")
+    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss, printed.count("\n")
 
 
 def measure(
-    pythons: dict[str, Path], tree: Path, rounds: int, warmup: int, jobs: int, cold: bool
-):
-    timings = {name: Timings() for name in RUNS}
-    total = warmup + rounds
-    for round_number in range(total):
-        measured = round_number >= warmup
-        # Rotate the order each round so no environment always runs first after a pause.
-        names = list(RUNS)
-        shift = round_number % len(names)
-        order = names[shift:] + names[:shift]
-        for name in order:
-            if cold:
-                clear_plugin_cache(tree)
-            environment, extra = RUNS[name]
-            command = flake8_command(pythons[environment], tree, jobs, extra)
-            wall, cpu, result = timed_run(command, WORK)
-            if measured:
-                timings[name].wall.append(wall)
-                timings[name].cpu.append(cpu)
-            lines = result.stdout.splitlines()
-            timings[name].output_lines = len(lines)
-            timings[name].plugin_lines = sum(": FLK" in line for line in lines)
-        label = "warm-up" if not measured else f"round {round_number - warmup + 1}/{rounds}"
-        summary = "  ".join(
-            f"{name} {timings[name].wall[-1]:.1f}s ({timings[name].cpu[-1]:.1f}s CPU)"
-            for name in order
-            if measured
-        )
-        print(f"  {label} done {summary}", flush=True)
-    return timings
-
-
-def report(timings: dict[str, Timings]) -> None:
-    medians = {
-        name: (statistics.median(t.wall), statistics.median(t.cpu)) for name, t in timings.items()
-    }
-    print()
-    print(f"{'run':<16} {'median wall':>12} {'median CPU':>12} {'wall ratio':>11} "
-          f"{'CPU ratio':>10} {'output lines':>13}")
-    base_wall, base_cpu = medians["alone"]
-    for name, (wall, cpu) in medians.items():
-        print(
-            f"{name:<16} {wall:>11.2f}s {cpu:>11.2f}s {wall / base_wall:>11.3f} "
-            f"{cpu / base_cpu:>10.3f} {timings[name].output_lines:>13}"
-        )
-    print()
-    for name in ("plugin", "plugin-per-file", "bugbear"):
-        wall, cpu = medians[name]
-        print(
-            f"{name}/alone: wall {wall / base_wall:.3f} ({(wall / base_wall - 1) * 100:+.1f}%), "
-            f"CPU {cpu / base_cpu:.3f} ({(cpu / base_cpu - 1) * 100:+.1f}%)"
-        )
-    if timings["plugin"].plugin_lines:
-        print(
-            f"(the plugin environment also printed {timings['plugin'].plugin_lines} FLK lines: "
-            "flake8's `--select F` selects every code starting with F)"
-        )
-
-
-# -- whole-project case: first run, warm cache, one file touched --------------------------------
-
-# Real Flask code from benchmarks/corpus.py's cache (fetched when missing): over 100k lines.
-PROJECT_CORPUS = (("changedetection.io", "0.60.10"), ("flask-admin", "2.2.1"))
-# What is timed per round, each a ratio to flake8 alone: the plugin with no project cache
-# (a fresh checkout), again with the cache it left (an editor, pre-commit), after appending a
-# comment to one module (the usual edit), and with the project analysis switched off.
-PROJECT_RUNS = ("alone", "plugin-first", "plugin-warm", "plugin-touched", "plugin-per-file")
-
-
-def project_tree() -> Path:
-    """A work copy of the corpus projects (each keeps its own root marker, ``setup.cfg``)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import corpus
-
-    target = WORK / "tree-project"
-    if not target.is_dir():
-        staging = WORK / "tree-project.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        for name, version in PROJECT_CORPUS:
-            source = corpus.fetch(name, version, corpus.DEFAULT_CACHE)
-            shutil.copytree(source, staging / source.name,
-                            ignore=shutil.ignore_patterns(CACHE_DIRECTORY, "__pycache__"))
-        staging.rename(target)
-    return target
-
-
-def touched_module(tree: Path) -> Path:
-    """The module an edit lands in: the first one (sorted) that registers routes."""
-    for path in sorted(tree.rglob("*.py")):
-        if "route(" in path.read_text(encoding="utf-8", errors="replace"):
-            return path
-    return sorted(tree.rglob("*.py"))[0]
-
-
-def clear_project_caches(tree: Path) -> None:
-    for cache in tree.rglob(CACHE_DIRECTORY):
-        shutil.rmtree(cache, ignore_errors=True)
-
-
-def measure_project(pythons: dict[str, Path], tree: Path, rounds: int, warmup: int, jobs: int):
-    """Rounds of: flake8 alone, the plugin chain (first run, warm, touched) and the plugin
-    per file; the three units rotate each round, the chain keeps its order (it needs it)."""
-    timings = {name: Timings() for name in PROJECT_RUNS}
-    edited = touched_module(tree)
-    print(f"touched module: {edited.relative_to(tree)}")
-    units = [("alone",), ("plugin-first", "plugin-warm", "plugin-touched"), ("plugin-per-file",)]
+    pythons: dict[str, Path], tree: BenchTree, jobs: list[int], rounds: int, warmup: int
+) -> tuple[list[Run], dict[str, Measurements]]:
+    units = bench_report.plan(jobs)
+    runs = [run for unit in units for run in unit]
+    results = {run.key: Measurements() for run in runs}
+    outputs = WORK / "output"
+    outputs.mkdir(parents=True, exist_ok=True)
     for round_number in range(warmup + rounds):
         measured = round_number >= warmup
-        shift = round_number % len(units)
-        for unit in units[shift:] + units[:shift]:
-            for name in unit:
-                if name == "plugin-first":
-                    clear_project_caches(tree)
-                elif name == "plugin-touched":
-                    with open(edited, "a", encoding="utf-8") as handle:
-                        handle.write(f"# edited by bench_flake8.py, round {round_number}\n")
-                environment = "alone" if name == "alone" else "plugin"
-                extra = ("--flaskleak-project-analysis=false",) if name == "plugin-per-file" else ()
-                wall, cpu, result = timed_run(
-                    flake8_command(pythons[environment], tree, jobs, extra), WORK
-                )
+        label = f"round {round_number - warmup + 1}/{rounds}" if measured else "warm-up"
+        say(f"{label}:")
+        for unit in bench_report.rotated(units, round_number):
+            for run in unit:
+                if run.cold:
+                    bench_tree.clear_plugin_caches(tree.roots)
+                command = command_for(run, pythons[run.environment], tree.files)
+                cpu, wall, peak_kb, lines = timed_run(command, tree.cwd, outputs / f"{run.key}.txt")
+                results[run.key].output_lines = lines
                 if measured:
-                    timings[name].wall.append(wall)
-                    timings[name].cpu.append(cpu)
-                lines = result.stdout.splitlines()
-                timings[name].output_lines = len(lines)
-                timings[name].plugin_lines = sum(": FLK" in line for line in lines)
-        label = "warm-up" if not measured else f"round {round_number - warmup + 1}/{rounds}"
-        summary = "  ".join(
-            f"{name} {timings[name].cpu[-1]:.1f}s CPU" for name in PROJECT_RUNS if measured
-        )
-        print(f"  {label} done {summary}", flush=True)
-    return timings
+                    results[run.key].cpu.append(cpu)
+                    results[run.key].wall.append(wall)
+                    results[run.key].peak_kb.append(peak_kb)
+                say(f"  {run.label:<36} {cpu:7.2f} s CPU {wall:7.2f} s wall "
+                    f"{peak_kb / 1024:6.0f} MB  {lines} lines")
+    return runs, results
 
 
-def report_project(timings: dict[str, Timings]) -> None:
-    medians = {
-        name: (statistics.median(t.wall), statistics.median(t.cpu)) for name, t in timings.items()
-    }
-    base_wall, base_cpu = medians["alone"]
-    print()
-    print(f"{'run':<16} {'median wall':>12} {'median CPU':>12} {'wall ratio':>11} "
-          f"{'CPU ratio':>10} {'FLK lines':>10}")
-    for name, (wall, cpu) in medians.items():
-        print(
-            f"{name:<16} {wall:>11.2f}s {cpu:>11.2f}s {wall / base_wall:>11.3f} "
-            f"{cpu / base_cpu:>10.3f} {timings[name].plugin_lines:>10}"
-        )
+# -- per-file worst case ------------------------------------------------------------------------
+
+
+def per_file(python: Path, trees: list[BenchTree], repeats: int) -> list[FileCost]:
+    paths, names = [], {}
+    for tree in trees:
+        bench_tree.clear_plugin_caches(tree.roots)
+        for file in tree.files:
+            path = str(tree.cwd / file)
+            paths.append(path)
+            names[path] = f"{tree.cwd.name}/{file}"
+    say(f"per-file: {len(paths)} files, {repeats} repeats each (flake8 alone, then the plugin)")
+    result = subprocess.run(
+        [str(python), str(BENCHMARKS / "per_file_probe.py"), "--repeats", str(repeats)],
+        input="\n".join(paths) + "\n", stdout=subprocess.PIPE, text=True, cwd=WORK,
+        env=child_environment(),
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"per_file_probe.py failed (exit {result.returncode})")
+    costs = []
+    for line in result.stdout.splitlines():
+        record = json.loads(line)
+        costs.append(FileCost(names[record["path"]], record["lines"], record["flake8"],
+                              record["plugin"]))
+    return costs
+
+
+# -- command line -------------------------------------------------------------------------------
+
+
+def parse_jobs(value: str) -> list[int]:
+    try:
+        counts = [int(part) for part in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {value!r}")
+    if not counts or any(count < 1 for count in counts):
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {value!r}")
+    return list(dict.fromkeys(counts))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="measured rounds (default 5; 3 with --quick)")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (default 1)")
+    parser.add_argument("--jobs", type=parse_jobs, default=[1, 2], metavar="N[,N...]",
+                        help="flake8 -j values to measure (default 1,2)")
+    parser.add_argument("--only", action="extend", nargs="+", default=[], metavar="PACKAGE",
+                        help="only these corpus packages (names as in corpus.py)")
+    parser.add_argument("--sample", action="store_true",
+                        help=f"every {bench_tree.SAMPLE_STEP}th file of the sorted list")
+    parser.add_argument("--quick", action="store_true", help="--sample with 3 rounds")
+    parser.add_argument("--tree", type=Path,
+                        help="every .py file of this tree instead of the corpus")
+    parser.add_argument("--per-file", action="store_true",
+                        help="time each file alone: flake8's cost against the plugin's")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="--per-file: repeats per file, the minimum is kept (default 3)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help=f"corpus download cache (default {DEFAULT_CACHE})")
+    parser.add_argument("--rebuild", action="store_true", help="recreate the three venvs")
+    return parser
+
+
+def settings(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    if arguments.quick:
+        arguments.sample = True
+    if arguments.rounds is None:
+        arguments.rounds = 3 if arguments.quick else 5
+    if arguments.rounds < 1 or arguments.warmup < 0 or arguments.repeats < 1:
+        parser.error("--rounds and --repeats must be at least 1, --warmup at least 0")
+    if arguments.tree is not None:
+        if arguments.only:
+            parser.error("--only selects corpus packages; it cannot go with --tree")
+        if not arguments.tree.is_dir():
+            parser.error(f"--tree {arguments.tree}: not a directory")
+    return arguments
+
+
+def bench_tree_for(arguments: argparse.Namespace) -> BenchTree:
+    if arguments.tree is not None:
+        tree = bench_tree.user_tree(arguments.tree)
+    else:
+        say("corpus (files that import flask, quart or a flask_* package):")
+        tree = bench_tree.corpus_tree(CORPUS, fetch, arguments.cache, WORK, arguments.only, say)
+    if arguments.sample:
+        tree = bench_tree.sampled(tree)
+    if not tree.files:
+        raise SystemExit("no file to lint")
+    return tree
+
+
+def caption(tree: BenchTree, lines: int, versions: str, arguments: argparse.Namespace) -> str:
+    if arguments.per_file:
+        method = f"per file, minimum of {arguments.repeats} repeats"
+    else:
+        method = f"{arguments.warmup} warm-up + {arguments.rounds} measured rounds, alternating"
+    return (
+        f"{datetime.date.today().isoformat()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; {len(tree.files)} files, {lines:,} lines "
+        f"({tree.description}); {versions}; flake8-flaskleak at {repository_state()}; {method}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (default 1)")
-    parser.add_argument("--tree", type=Path, help="lint this tree instead of the stdlib subset")
-    parser.add_argument("--jobs", type=int, default=1, help="flake8 -j (default 1)")
-    parser.add_argument("--rebuild", action="store_true", help="recreate the three venvs")
-    parser.add_argument(
-        "--cache",
-        choices=("cold", "warm"),
-        default="cold",
-        help="cold: delete the plugin's project cache before each run (default); warm: keep it",
-    )
-    parser.add_argument(
-        "--project",
-        action="store_true",
-        help="whole-project case on the real Flask corpus (100k+ lines): first run, warm "
-        "cache and one touched file, as ratios to flake8 alone",
-    )
-    args = parser.parse_args(argv)
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
-
+    arguments = settings(argv)
     WORK.mkdir(parents=True, exist_ok=True)
-    if args.project:
-        tree = project_tree()
-        files, lines = count_lines(tree)
-        print(f"tree: {tree} ({files} files, {lines} lines of Python)")
-        pythons = {name: ensure_environment(name, args.rebuild) for name in ("alone", "plugin")}
-        print(f"command: flake8 --isolated --select E,W,F -j {args.jobs} TREE "
-              f"({args.warmup} warm-up + {args.rounds} rounds, alternating)")
-        report_project(measure_project(pythons, tree, args.rounds, args.warmup, args.jobs))
-        return 0
-    tree = args.tree.resolve() if args.tree else stdlib_tree()
-    if not tree.is_dir():
-        parser.error(f"--tree {tree}: not a directory")
-    files, lines = count_lines(tree)
-    print(f"tree: {tree} ({files} files, {lines} lines of Python)")
-    if not args.tree and lines < MIN_LINES:
-        raise SystemExit(f"the stdlib subset has only {lines} lines; expected >= {MIN_LINES}")
+    tree = bench_tree_for(arguments)
+    lines = bench_tree.count_lines(tree.cwd / file for file in tree.files)
+    say(f"tree: {len(tree.files)} files, {lines:,} lines ({tree.description}) in {tree.cwd}")
+    needed = ("plugin",) if arguments.per_file else ("alone", "plugin", "bugbear")
+    pythons = {name: ensure_environment(name, arguments.rebuild) for name in needed}
+    for name, python in pythons.items():
+        say(f"{name}: {flake8_versions(python)}")
+    versions = ", ".join(pin.replace("==", " ") for pin in
+                         ((FLAKE8,) if arguments.per_file else (FLAKE8, BUGBEAR)))
 
-    pythons = {name: ensure_environment(name, args.rebuild) for name in ENVIRONMENTS}
-    versions = subprocess.run(
-        [str(pythons["plugin"]), "-m", "flake8", "--version"], capture_output=True, text=True
-    ).stdout.strip()
-    print(f"flake8 in the plugin environment: {versions}")
-    print(f"command: flake8 --isolated --select E,W,F -j {args.jobs} TREE "
-          f"({args.warmup} warm-up + {args.rounds} rounds, environments alternating, "
-          f"{args.cache} plugin cache)")
-    report(measure(pythons, tree, args.rounds, args.warmup, args.jobs, args.cache == "cold"))
+    if arguments.per_file:
+        generated = bench_tree.generated_tree(WORK, GENERATED_SIZE)
+        costs = per_file(pythons["plugin"], [tree, generated], arguments.repeats)
+        always = [f"{generated.cwd.name}/{file}" for file in generated.files]
+        print(caption(tree, lines, versions, arguments) + f"; plus {generated.description}")
+        print()
+        print(bench_report.per_file_report(costs, always))
+        return 0
+
+    runs, results = measure(pythons, tree, arguments.jobs, arguments.rounds, arguments.warmup)
+    print(caption(tree, lines, versions, arguments))
+    print()
+    print(bench_report.medians_table(runs, results))
+    print()
+    print(bench_report.summary_table(bench_report.summary_rows(results, arguments.jobs)))
     return 0
 
 
