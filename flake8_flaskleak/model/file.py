@@ -20,6 +20,7 @@ from .module_facts import has_entry_signals
 from .imports import ImportResolver
 from ..scan import children, scan, statements
 from .scopes import Scopes
+from .taint import Taint
 from .text import SourceText, Words, words_pattern
 
 # An import statement that is not at the start of a line: in a function, or a module-level block.
@@ -204,3 +205,8 @@ class FileModel:
         """Config classes and config writes of this module (``configs.py``)."""
         lines = self.source.lines_matching(CONFIG_MENTION)
         return ConfigModel(self.tree, self.path, self.options, self.flask.is_app_config, lines)
+
+    @cached_property
+    def taint(self) -> Taint:
+        """Which values come from the request (``taint.py``)."""
+        return Taint(self)

@@ -392,8 +392,10 @@ class ProjectIndex:
     def _targets_of(self, name: str) -> list[tuple[str, str]]:
         """Functions an imported qualified name runs: itself, a class's ``__init__``, or the
         wrappers nested in a decorator (``name.<locals>``)."""
-        wrappers = name.endswith(".<locals>")
-        located = self._locate(name[: -len(".<locals>")] if wrappers else name)
+        depth = 0
+        while name.endswith(".<locals>"):
+            name, depth = name[: -len(".<locals>")], depth + 1
+        located = self._locate(name)
         if located is None:
             return []
         relative, qualname = located
@@ -401,9 +403,12 @@ class ProjectIndex:
         if not facts:
             return []
         functions = facts["functions"]
-        if wrappers:
+        if depth:  # the functions nested ``depth`` levels in the decorator
             prefix = qualname + ".<locals>."
-            return [(relative, q) for q in functions if q.startswith(prefix)]
+            return [
+                (relative, q) for q in functions
+                if q.startswith(prefix) and q.count(".<locals>.") - qualname.count(".<locals>.") == depth
+            ]
         if qualname in functions:
             return [(relative, qualname)]
         if f"{qualname}.__init__" in functions:
