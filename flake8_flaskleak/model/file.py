@@ -19,6 +19,7 @@ from .flask import FlaskModel
 from .module_facts import has_entry_signals
 from .imports import ImportResolver
 from ..scan import children, scan, statements
+from .roles import Roles
 from .scopes import Scopes
 from .taint import Taint
 from .text import SourceText, Words, words_pattern
@@ -210,3 +211,8 @@ class FileModel:
     def taint(self) -> Taint:
         """Which values come from the request (``taint.py``)."""
         return Taint(self)
+
+    @cached_property
+    def roles(self) -> Roles:
+        """Start-up and command-line code (``roles.py``)."""
+        return Roles(self)

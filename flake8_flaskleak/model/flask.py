@@ -89,6 +89,7 @@ VIEW_METHODS = {
 ROUTE_METHODS = {"route", "endpoint"}
 SHORTCUT_ROUTE_METHODS = {"get", "post", "put", "patch", "delete"}
 TEARDOWN_HOOKS = {"teardown_request", "teardown_app_request", "teardown_appcontext"}
+CLEANUP_HOOKS = TEARDOWN_HOOKS | {"after_request", "after_app_request"}
 REQUEST_HOOKS = TEARDOWN_HOOKS | {
     "before_request",
     "before_app_request",
@@ -776,6 +777,12 @@ class FlaskModel:
     @property
     def teardowns(self) -> list[EntryPoint]:
         return [entry for entry in self.entry_points if entry.kind in TEARDOWN_HOOKS]
+
+    @property
+    def cleanup_hooks(self) -> list[EntryPoint]:
+        """Teardowns and ``after_request`` hooks: where a request's leftovers are released.
+        (An ``after_request`` hook is skipped when the view raises: FLK205 says so.)"""
+        return [entry for entry in self.entry_points if entry.kind in CLEANUP_HOOKS]
 
     def callees(self, function: FunctionNode) -> list[FunctionNode]:
         """Functions defined in this module that running ``function`` runs (or hands on to run)."""

@@ -45,11 +45,18 @@ from ..source import (
 from .containers import container_facts
 from .config_project import class_bases_facts
 from .file import FileModel, is_test_path
-from .module_facts import TEARDOWN_SIGNAL, call_facts, has_entry_signals
-from .teardowns import teardown_facts
+from .module_facts import (
+    CLEANUP_SIGNALS,
+    call_facts,
+    has_entry_signals,
+    has_startup_signals,
+    startup_facts,
+)
+from .roles import defines_context_task_base
+from .teardowns import SESSION_HANDOFF, session_handoff_facts, teardown_facts
 
 CACHE_DIRECTORY = ".flaskleak_cache"
-CACHE_FORMAT = 4  # bump when the shape of the cached facts changes
+CACHE_FORMAT = 6  # bump when the shape of the cached facts changes
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
     "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
@@ -62,6 +69,8 @@ FACT_GROUPS = {
     "teardowns": teardown_facts,
     "containers": container_facts,
     "configs": lambda model: class_bases_facts(model),
+    "startup": startup_facts,
+    "handoffs": session_handoff_facts,
 }
 _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
@@ -275,7 +284,9 @@ class ProjectIndex:
                 "mtime": signature[1],
                 "hash": digest,
                 "entry": has_entry_signals(text, self.options),
-                "teardown": TEARDOWN_SIGNAL in text,
+                "teardown": any(signal in text for signal in CLEANUP_SIGNALS),
+                "handoff": SESSION_HANDOFF in text,
+                "startup": has_startup_signals(text),
                 "facts": {},
             }
         self._cache[relative] = entry
@@ -371,6 +382,41 @@ class ProjectIndex:
         self.save()
         return reached
 
+    @cached_property
+    def startup_time(self) -> dict[tuple[str, str], str]:
+        """(relative path, qualname) -> the file of the start-up or command-line root that
+        runs it: app factories, ``init_app``, import-time calls, CLI commands, scripts."""
+        reached: dict[tuple[str, str], str] = {}
+        queue: deque[tuple[str, str]] = deque()
+        for relative in self.files:
+            entry = self._entry(relative)
+            if entry is None or not entry["startup"]:
+                continue
+            for qualname in (self.facts(relative, "startup") or {}).get("roots", []):
+                reached[(relative, qualname)] = relative
+                queue.append((relative, qualname))
+        while queue:
+            relative, qualname = queue.popleft()
+            calls = (self.facts(relative, "calls") or {}).get("calls", {}).get(qualname, {})
+            targets = [(relative, local) for local in calls.get("local", [])]
+            for name in calls.get("imported", []):
+                targets.extend(self._targets_of(name))
+            for target in targets:
+                if target not in reached:
+                    reached[target] = reached[(relative, qualname)]
+                    queue.append(target)
+        self.save()
+        return reached
+
+    def startup_elsewhere(self, path: str) -> list[str]:
+        """Qualnames in ``path`` that start-up or command-line code in ANOTHER module runs."""
+        relative = self.relative(path)
+        return [
+            qualname
+            for (where, qualname), origin in self.startup_time.items()
+            if where == relative and origin != relative
+        ]
+
     def reached_from_elsewhere(self, path: str) -> dict[str, str]:
         """Qualnames in ``path`` run per request because code in ANOTHER module calls them."""
         relative = self.relative(path)
@@ -443,13 +489,25 @@ class ProjectIndex:
             if relative == excluded:
                 continue
             entry = self._entry(relative)
-            if entry is None or not entry["teardown"]:
+            if entry is None:
                 continue
-            facts = self.facts(relative, "teardowns")
-            if facts:
-                found.append((relative, facts))
+            for group, flag in (("teardowns", "teardown"), ("handoffs", "handoff")):
+                facts = self.facts(relative, group) if entry[flag] else None
+                if facts:
+                    found.append((relative, facts))
         self.save()
         return found
+
+    @cached_property
+    def tasks_get_app_context(self) -> bool:
+        """Whether some module defines a Celery task base that runs tasks in an app context."""
+        calls = set(self.files_mentioning("__call__"))
+        for relative in self.files_mentioning("app_context"):
+            if relative in calls:
+                model = self._model(relative)
+                if model is not None and defines_context_task_base(model):
+                    return True
+        return False
 
     def files_mentioning(self, word: str) -> list[str]:
         """Project files whose text contains ``word`` (read on demand, remembered per word)."""
@@ -502,4 +560,5 @@ def _valid_entry(entry: object) -> bool:
         return False
     if not all(isinstance(entry.get(k), int) and not isinstance(entry.get(k), bool) for k in ("size", "mtime")):
         return False
-    return isinstance(entry.get("entry"), bool) and isinstance(entry.get("teardown"), bool)
+    flags = ("entry", "teardown", "handoff", "startup")
+    return all(isinstance(entry.get(flag), bool) for flag in flags)

@@ -213,11 +213,16 @@ class ConnectionNotClosed(Rule):
             # An Alembic migration or env.py runs once per deploy in the migration tool, not in
             # the long-running service; its sessions are bound to Alembic's own connection.
             return
+        roles = self.model.roles
         for binding, outcome, _ in self.judged_bindings():
+            if not roles.serving(binding.function):
+                continue  # start-up, command-line or import-time code: opened once, not per use
             message = self.binding_message(binding, outcome)
             if message is not None:
                 yield self.finding(binding.statement, message)
         for call, (opener, scope) in self._opener_scopes.items():
+            if not roles.serving(self.enclosing_function(call)):
+                continue
             if dropped_inline(call, self.model.parents(scope)):
                 where = self.where(self.enclosing_function(call))
                 yield self.finding(
