@@ -230,10 +230,29 @@ class SessionFacts:
     def elsewhere(self) -> ProjectRemovals:
         return ProjectRemovals(self)
 
-    @staticmethod
-    def is_stored(definition: SessionDefinition) -> bool:
-        """Whether a session made in a function outlives the call (kept on an object)."""
-        return bool(definition.aliases)
+    def is_stored(self, definition: SessionDefinition) -> bool:
+        """Whether a registry made in a function outlives the call: kept on an object
+        (``app.db = Handle(session)``, ``app.extensions["db"] = session``) or handed to a call."""
+        if definition.aliases:
+            return True
+        function = definition.function
+        if function is None or definition.kind != "local":
+            return False
+        parents = self.model.parents(function)
+        for node in walk_local(function):
+            if not (isinstance(node, ast.Name) and node.id == definition.name):
+                continue
+            if not isinstance(node.ctx, ast.Load):
+                continue
+            parent = parents.get(node)
+            if isinstance(parent, ast.Call) and parent.func is node:
+                continue  # Session(): a session from it, not the registry
+            if isinstance(parent, ast.Attribute):
+                continue  # Session.configure(...), Session.remove()
+            if isinstance(parent, ast.Return):
+                continue  # judged by is_returned
+            return True
+        return False
 
     @staticmethod
     def is_returned(definition: SessionDefinition) -> bool:

@@ -138,6 +138,8 @@ class ThreadPerRequest(Rule):
                 if isinstance(node, ast.While):
                     if _constant_true(node.test) and not _breaks(node):
                         return "a `while True` loop"
+                    if _until_signalled(node.test) and not _breaks(node):
+                        return f"a `while {short_source(node.test, 30)}` loop only a stop signal ends"
                     if any(_is_queue_get(inner) for inner in walk_local_block(node.body)):
                         return "a loop consuming a queue"
                 elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -233,6 +235,19 @@ class ThreadPerRequest(Rule):
 
 def _constant_true(test: ast.expr) -> bool:
     return isinstance(test, ast.Constant) and bool(test.value)
+
+
+def _until_signalled(test: ast.expr) -> bool:
+    """``while not stop.wait(1)``, ``while not stop.is_set()``, ``while self.running``: a loop
+    that runs until something outside it says stop (per request, nothing does)."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = test.operand
+        return (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Attribute)
+            and inner.func.attr in ("wait", "is_set")
+        )
+    return isinstance(test, (ast.Name, ast.Attribute))
 
 
 def _breaks(loop: ast.While) -> bool:
