@@ -97,7 +97,10 @@ class Taint:
             if isinstance(node, ast.Global) and name in node.names:
                 return None
             for target, value in _bindings(node):
-                if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(target)):
+                if any(
+                    isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+                    for n in ast.walk(target)
+                ):
                     bound = True
                     if value is not None:
                         values.append(value)
