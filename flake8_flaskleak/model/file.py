@@ -199,6 +199,8 @@ class FileModel:
     def flask(self) -> FlaskModel:
         model = FlaskModel(self.tree, self.imports, self.scopes, self.source, self.path, self.options)
         model.add_external_reach(self.reached_from_elsewhere)
+        if self.project is not None and self.reached_from_elsewhere:
+            model.called_from_elsewhere = self.project.called_from_elsewhere(self.path)
         return model
 
     @cached_property

@@ -171,6 +171,8 @@ class FlaskModel:
             "flask", "quart"
         )
         self._external: list[EntryPoint] = []
+        # qualnames other modules' request-time code calls by name (the project index)
+        self.called_from_elsewhere: set[str] = set()
 
     # -- definitions ---------------------------------------------------------------------------
 

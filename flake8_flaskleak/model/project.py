@@ -53,6 +53,7 @@ from .module_facts import (
     startup_facts,
 )
 from .roles import defines_context_task_base
+from .taint import argument_for
 from .teardowns import SESSION_HANDOFF, session_handoff_facts, teardown_facts
 
 CACHE_DIRECTORY = ".flaskleak_cache"
@@ -198,6 +199,10 @@ class ProjectIndex:
         self._dirty = False
         self._models: dict[str, FileModel | None] = {}
         self._mentions: dict[str, list[str]] = {}
+        self._called_directly: set[tuple[str, str]] = set()
+        # (callee file, callee qualname) -> {(caller file, caller qualname, name it calls)}
+        self._callers: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
+        self._tainted_parameters: dict[tuple[str, str, str], bool] = {}
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -374,13 +379,60 @@ class ProjectIndex:
             calls = (self.facts(relative, "calls") or {}).get("calls", {}).get(qualname, {})
             targets = [(relative, local) for local in calls.get("local", [])]
             for name in calls.get("imported", []):
-                targets.extend(self._targets_of(name))
+                for target in self._targets_of(name):
+                    if target[0] != relative:
+                        self._called_directly.add(target)
+                        self._callers.setdefault(target, set()).add((relative, qualname, name))
+                    targets.append(target)
             for target in targets:
                 if target not in reached:
                     reached[target] = how
                     queue.append(target)
         self.save()
         return reached
+
+    def parameter_tainted(self, path: str, qualname: str, parameter: str) -> bool:
+        """Whether request-time code in another module passes a request-derived value for
+        ``parameter`` of ``qualname`` (in ``path``): each caller's call site is looked at with
+        that module's own taint (which sees its views' URL arguments and request reads)."""
+        self.request_time  # noqa: B018 - the reach records the callers
+        key = (self.relative(path), qualname, parameter)
+        if key not in self._tainted_parameters:
+            self._tainted_parameters[key] = False  # recursion through a cycle adds nothing
+            self._tainted_parameters[key] = any(
+                self._passes_tainted(caller, key)
+                for caller in sorted(self._callers.get(key[:2], ()))
+            )
+        return self._tainted_parameters[key]
+
+    def _passes_tainted(self, caller: tuple[str, str, str], key: tuple[str, str, str]) -> bool:
+        relative, caller_qualname, name = caller
+        model = self._model(relative)
+        if model is None:
+            return True  # cannot tell: keep the finding
+        function = model.flask.function_by_qualname(caller_qualname)
+        callee = self._model(key[0])
+        target = callee.flask.function_by_qualname(key[1]) if callee is not None else None
+        if function is None or target is None:
+            return True
+        short = name.rsplit(".", 1)[-1]
+        locals_ = {local for local, qualified in model.imports.names.items() if qualified == name}
+        for _, call in model.calls_to({short} | locals_):
+            if not (function.lineno <= call.lineno <= (function.end_lineno or function.lineno)):
+                continue
+            if model.imports.qualified_name(call.func) != name:
+                continue
+            argument = argument_for(call, target, key[2], False)
+            if argument is not None and model.taint.tainted(argument, function):
+                return True
+        return False
+
+    def called_from_elsewhere(self, path: str) -> set[str]:
+        """Qualnames in ``path`` that request-time code in another module calls by name (with
+        arguments this module cannot see), not only through this module's own calls."""
+        self.request_time  # noqa: B018 - the reach records them
+        relative = self.relative(path)
+        return {qualname for where, qualname in self._called_directly if where == relative}
 
     @cached_property
     def startup_time(self) -> dict[tuple[str, str], str]:

@@ -75,10 +75,12 @@ class Taint:
             if entry.function is function:
                 if entry.kind in ENTRY_KINDS_WITH_URL_ARGUMENTS:
                     return True  # a URL segment
-                if entry.kind == "called":
-                    return True  # called from another module with arguments unknown here
+                if entry.kind == "called" and info.qualname in self.flask.called_from_elsewhere:
+                    project = self.model.project
+                    if project is None or project.parameter_tainted(self.model.path, info.qualname, name):
+                        return True  # another module's request-time code passes request data
         for caller, call in self.callers(function):
-            argument = _argument_for(call, function, name, is_method)
+            argument = argument_for(call, function, name, is_method)
             if argument is not None and self.tainted(argument, caller):
                 return True
         return False
@@ -129,7 +131,7 @@ def _decorated(function: FunctionNode, name: str) -> bool:
     return any(isinstance(d, ast.Name) and d.id == name for d in function.decorator_list)
 
 
-def _argument_for(call: ast.Call, function: FunctionNode, name: str, is_method: bool) -> ast.AST | None:
+def argument_for(call: ast.Call, function: FunctionNode, name: str, is_method: bool) -> ast.AST | None:
     """The expression a call passes for parameter ``name`` (the call itself for ``*args``)."""
     positional = [a.arg for a in function.args.posonlyargs + function.args.args]
     if is_method and isinstance(call.func, ast.Attribute) and positional:

@@ -122,14 +122,16 @@ class WholeFileInMemory(Rule):
         candidates = [receiver]
         if isinstance(receiver, ast.Name):
             candidates = self.values_bound(function, receiver.id)
-        for value in candidates:
-            if (
-                isinstance(value, ast.Call)
-                and self.qualified_callee(value.func) in REMOTE_CALLS
-                and not _streams(value)
-            ):
-                return value
-        return None
+        fetches = [
+            value for value in candidates
+            if isinstance(value, ast.Call)
+            and self.qualified_callee(value.func) in REMOTE_CALLS
+            and not (self.qualified_callee(value.func) or "").endswith(".head")  # no body
+        ]
+        # every binding must fetch the whole body: a later ``stream=True`` one is the one read
+        if not fetches or len(fetches) != len(candidates) or any(_streams(f) for f in fetches):
+            return None
+        return fetches[0]
 
     @staticmethod
     def what(read: Read) -> str:
