@@ -239,12 +239,11 @@ class UnboundedCache(Rule):
         """Classes instantiated per request, mapped to where (a reach description)."""
         flask = self.model.flask
         found: dict[str, str] = {}
-        for function, reach in flask.request_time.items():
-            for node in walk_local(function):
-                if isinstance(node, ast.Call):
-                    name = dotted_name(node.func)
-                    if name in flask.classes:
-                        found.setdefault(name, reach.describe())
+        for function, call in self.model.calls_to(set(flask.classes)):
+            reach = flask.per_request(function, call)  # not behind a once-guard (a singleton)
+            name = dotted_name(call.func)
+            if reach is not None and name in flask.classes:
+                found.setdefault(name, reach.describe())
         for class_name, description in flask.view_classes.items():
             klass = flask.classes.get(class_name)
             if klass is not None and not _sets_false(klass, "init_every_request"):

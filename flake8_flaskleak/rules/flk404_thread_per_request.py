@@ -18,6 +18,7 @@ from functools import cached_property
 
 from ..astutil import FunctionNode, dotted_name, keyword_value, short_source, walk, walk_local
 from ..finding import Finding
+from ..model.loops import forever_loop
 from ..rule import Rule
 
 THREAD_CLASSES = {
@@ -136,10 +137,9 @@ class ThreadPerRequest(Rule):
             function, depth = queue.popleft()
             for node in walk_local(function):
                 if isinstance(node, ast.While):
-                    if _constant_true(node.test) and not _breaks(node):
-                        return "a `while True` loop"
-                    if _until_signalled(node.test) and not _breaks(node):
-                        return f"a `while {short_source(node.test, 30)}` loop only a stop signal ends"
+                    forever = forever_loop(node)
+                    if forever:
+                        return forever
                     if any(_is_queue_get(inner) for inner in walk_local_block(node.body)):
                         return "a loop consuming a queue"
                 elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -231,39 +231,6 @@ class ThreadPerRequest(Rule):
             ):
                 return True
         return False
-
-
-def _constant_true(test: ast.expr) -> bool:
-    return isinstance(test, ast.Constant) and bool(test.value)
-
-
-def _until_signalled(test: ast.expr) -> bool:
-    """``while not stop.wait(1)``, ``while not stop.is_set()``, ``while self.running``: a loop
-    that runs until something outside it says stop (per request, nothing does)."""
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        inner = test.operand
-        return (
-            isinstance(inner, ast.Call)
-            and isinstance(inner.func, ast.Attribute)
-            and inner.func.attr in ("wait", "is_set")
-        )
-    return isinstance(test, (ast.Name, ast.Attribute))
-
-
-def _breaks(loop: ast.While) -> bool:
-    """A ``break`` or ``return`` that leaves this loop (not one of an inner loop)."""
-    stack = list(loop.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.Break, ast.Return)):
-            return True
-        if isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef,
-                             ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
-                stack.extend(n for n in node.body if isinstance(n, ast.Return))
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-    return False
 
 
 def walk_local_block(body: list[ast.stmt]):
