@@ -12,7 +12,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .engine import INTERNAL_ERROR_CODE, RULES_BY_CODE, analyse, worth_parsing
+from .engine import (
+    INTERNAL_ERROR_CODE,
+    RULES_BY_CODE,
+    analyse,
+    prebuild_project_indexes,
+    worth_parsing,
+)
 from .finding import Finding
 from .fixer import write_atomically
 from .noqa import (
@@ -47,6 +53,17 @@ class Job:
 
     def read(self) -> bytes:
         return self.data if self.data is not None else read_source(self.path)
+
+
+def prebuild_for_workers(jobs: list[Job]) -> None:
+    """Build the project indexes the files will ask for before the worker processes start,
+    once, instead of once in every worker."""
+    paths_by_options: dict = {}
+    for job in jobs:
+        if job.path != "-":
+            paths_by_options.setdefault(job.settings.options, []).append(job.path)
+    for options, paths in paths_by_options.items():
+        prebuild_project_indexes(paths, options)
 
 
 @dataclass

@@ -19,7 +19,14 @@ from collections.abc import Sequence
 from functools import partial
 
 from . import __version__
-from .check_command import AddNoqaReport, CheckReport, Job, add_noqa_job, check_job
+from .check_command import (
+    AddNoqaReport,
+    CheckReport,
+    Job,
+    add_noqa_job,
+    check_job,
+    prebuild_for_workers,
+)
 from .discovery import STDIN, collect_files, writable_files
 from .engine import ALL_RULES, RULES_BY_CODE
 from .fix_command import describe_counts, fix_job, fix_summary, unified_diff
@@ -34,6 +41,7 @@ from .settings import CommandLine, SettingsResolver, UsageError
 from .source import SourceError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+AUTO_JOBS_FILES = 200  # more files than this: one process per CPU unless -j says otherwise
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -110,8 +118,10 @@ def common_options() -> argparse.ArgumentParser:
                              "([tool.flaskleak]) or a setup.cfg, tox.ini or .flake8 ([flake8])")
     common.add_argument("--stdin-filename", metavar="PATH",
                         help="the name of the file read from standard input (-)")
-    common.add_argument("-j", "--jobs", default="1", metavar="N",
-                        help="files processed in parallel processes ('auto': one per CPU)")
+    common.add_argument("-j", "--jobs", default=None, metavar="N",
+                        help="files processed in parallel processes ('auto': one per CPU; "
+                             f"the default is 'auto' for more than {AUTO_JOBS_FILES} files, "
+                             "else 1)")
     common.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the project index cache (.flaskleak_cache)")
     verbosity = common.add_mutually_exclusive_group()
@@ -213,7 +223,11 @@ def jobs_from(arguments: argparse.Namespace, resolver: SettingsResolver) -> tupl
     return jobs, bool(collected.errors)
 
 
-def parse_jobs(value: str) -> int:
+def parse_jobs(value: str | None, files: int) -> int:
+    """``-j``: a number, or 'auto' (one process per CPU); unset, 'auto' only for runs long
+    enough to repay starting the processes."""
+    if value is None:
+        value = "auto" if files > AUTO_JOBS_FILES else "1"
     if value == "auto":
         return os.cpu_count() or 1
     try:
@@ -259,8 +273,10 @@ def run_check(arguments: argparse.Namespace) -> int:
     if arguments.add_noqa and (arguments.fix or arguments.diff):
         raise UsageError("--add-noqa cannot be combined with --fix or --diff")
     resolver = resolver_from(arguments)
-    workers = parse_jobs(arguments.jobs)
     jobs, path_errors = jobs_from(arguments, resolver)
+    workers = parse_jobs(arguments.jobs, len(jobs))
+    if workers > 1:
+        prebuild_for_workers(jobs)
     if arguments.add_noqa:
         return run_add_noqa(arguments, jobs, path_errors, workers)
     if arguments.fix or arguments.diff:
@@ -357,8 +373,10 @@ def write_output(output: str, output_file: str | None) -> None:
 
 def run_fix(arguments: argparse.Namespace) -> int:
     resolver = resolver_from(arguments)
-    workers = parse_jobs(arguments.jobs)
     jobs, path_errors = jobs_from(arguments, resolver)
+    workers = parse_jobs(arguments.jobs, len(jobs))
+    if workers > 1:
+        prebuild_for_workers(jobs)
     return run_fixes(arguments, jobs, path_errors, workers, check_output=False)
 
 

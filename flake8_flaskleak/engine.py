@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from .finding import Finding
 from .model.file import FileModel, is_test_path
 from .model.module_facts import has_entry_signals
-from .model.project import ProjectIndex, find_root, project_for
+from .model.project import ProjectIndex, find_root, prebuild, project_for
 from .options import Options
 from .rule import Rule
 from .rules import discover
@@ -74,6 +74,27 @@ def worth_parsing(
         request_code or not rule.request_time_only
         for rule in rules_for(text, path, options, rules)
     )
+
+
+def needs_project_index(path: str, options: Options) -> bool:
+    """Whether checking this file (or any file under this folder) may ask the project index
+    where request-time code is: the test run before building the index for worker processes."""
+    if os.path.isdir(path):
+        return options.project_analysis
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return False
+    return options.project_analysis and any(
+        rule.request_time_only for rule in rules_for(text, path, options)
+    )
+
+
+def prebuild_project_indexes(paths: Iterable[str], options: Options) -> None:
+    """Build, before worker processes start, the project index the files will ask for, so that
+    N workers share one build (forked) or the disk cache (spawned) instead of making N."""
+    prebuild([path for path in paths if needs_project_index(path, options)], options)
 
 
 def analyse(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Iterator
 from typing import Any
 
 from . import __version__
-from .engine import analyse
+from .engine import analyse, prebuild_project_indexes
 from .option_sources import ConfigError, options_for_flake8
 from .options import OPTION_SPECS, OptionError, Options
 
@@ -40,6 +41,8 @@ class FlaskLeakChecker:
             cls.options = options_for_flake8(options)
         except (ConfigError, OptionError) as error:
             raise SystemExit(f"flake8-flaskleak: {error}") from None
+        if _runs_in_parallel(options):
+            prebuild_project_indexes(getattr(options, "filenames", None) or ["."], cls.options)
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         if not isinstance(self.tree, ast.Module):
@@ -47,3 +50,15 @@ class FlaskLeakChecker:
         text = "".join(self.lines)
         for finding in analyse(self.tree, text, self.filename, self.options):
             yield finding.line, finding.col, finding.flake8_text(), type(self)
+
+
+def _runs_in_parallel(options: Any) -> bool:
+    """Whether flake8 will check files in worker processes (``-j``, ``auto`` by default): the
+    project index is then built once here, before the workers fork, instead of once in each."""
+    jobs = getattr(options, "jobs", None)
+    filenames = getattr(options, "filenames", None) or ["."]
+    if jobs is None or "-" in filenames or (len(filenames) == 1 and os.path.isfile(filenames[0])):
+        return False
+    if getattr(jobs, "is_auto", False):
+        return (os.cpu_count() or 1) > 1
+    return getattr(jobs, "n_jobs", 1) > 1

@@ -440,3 +440,10 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
         assert runner.run_over_files(slow, ["a", "b", "c"], 1, "checking") == ["a", "b", "c"]
         assert ("checking [" in stream.getvalue()) is shown
         assert stream.getvalue().endswith("\r\033[K") is shown
+
+
+def test_jobs_default_to_one_per_cpu_only_for_long_runs():
+    assert cli.parse_jobs(None, cli.AUTO_JOBS_FILES) == 1
+    assert cli.parse_jobs(None, cli.AUTO_JOBS_FILES + 1) == (os.cpu_count() or 1)
+    assert cli.parse_jobs("3", 1) == 3
+    assert cli.parse_jobs("auto", 1) == (os.cpu_count() or 1)

@@ -159,18 +159,19 @@ def project_for(path: str, options: Options) -> ProjectIndex | None:
 
 def prebuild(paths, options: Options) -> None:
     """Build the request-time closure of the projects holding ``paths`` now, in this process:
-    worker processes forked afterwards share it, and the disk cache serves the others."""
-    roots: set[str] = set()
+    worker processes forked afterwards share it, and the disk cache serves the others (a
+    spawned worker, the next run). Without it, each of N workers would build it again."""
+    if not options.project_analysis:
+        return
+    built: set[str] = set()
     for path in paths:
-        probe = path if os.path.isfile(path) else os.path.join(path, "__init__.py")
-        if not options.project_analysis:
-            return
         try:
-            index = project_for(probe, options) if os.path.isfile(probe) else None
-            if index is None and os.path.isdir(path):
+            if os.path.isdir(path):
                 index = _index_for_directory(path, options)
-            if index is not None and index.root not in roots:
-                roots.add(index.root)
+            else:
+                index = project_for(path, options)
+            if index is not None and index.root not in built:
+                built.add(index.root)
                 index.request_time  # noqa: B018 - computed here, shared by the workers
         except Exception:  # the project index is an extra: never fail the run on it
             if os.environ.get("FLASKLEAK_STRICT"):
