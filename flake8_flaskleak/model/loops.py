@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from ..astutil import short_source
+from ..astutil import dotted_name, short_source
 
 
 def forever_loop(loop: ast.While) -> str | None:
@@ -22,6 +22,15 @@ def forever_loop(loop: ast.While) -> str | None:
         return "a `while True` loop"
     if _until_signalled(test):
         return f"a `while {short_source(test, 30)}` loop only a stop signal ends"
+    return None
+
+
+def stop_signal(loop: ast.While) -> str | None:
+    """The signal a ``while not stop.wait(...)`` / ``while not stop.is_set()`` loop waits for
+    (``self._stop``), or None."""
+    test = loop.test
+    if _until_signalled(test) and isinstance(test, ast.UnaryOp):
+        return dotted_name(test.operand.func.value)
     return None
 
 

@@ -52,12 +52,13 @@ from .module_facts import (
     has_startup_signals,
     startup_facts,
 )
+from .raising import raising_facts
 from .roles import defines_context_task_base
 from .taint import argument_for
 from .teardowns import SESSION_HANDOFF, session_handoff_facts, teardown_facts
 
 CACHE_DIRECTORY = ".flaskleak_cache"
-CACHE_FORMAT = 6  # bump when the shape of the cached facts changes
+CACHE_FORMAT = 7  # bump when the shape of the cached facts changes
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
     "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
@@ -72,6 +73,7 @@ FACT_GROUPS = {
     "configs": lambda model: class_bases_facts(model),
     "startup": startup_facts,
     "handoffs": session_handoff_facts,
+    "raising": raising_facts,
 }
 _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
@@ -515,6 +517,22 @@ class ProjectIndex:
         return []
 
     # -- questions rules ask -------------------------------------------------------------------
+
+    def cannot_raise(self, qualified: str, depth: int = 0, seen: set | None = None) -> bool:
+        """Whether the project function ``pkg.mod.func`` cannot raise past its own ``try``
+        (nor can the project functions it calls, followed a few modules deep)."""
+        seen = set() if seen is None else seen
+        located = self._locate(qualified)
+        if located is None or depth > 3 or qualified in seen:
+            return False
+        seen.add(qualified)
+        relative, qualname = located
+        facts = self.facts(relative, "raising")
+        if not facts or qualname not in facts["cannot_raise"]:
+            return False
+        return all(
+            self.cannot_raise(callee, depth + 1, seen) for callee in facts["cannot_raise"][qualname]
+        )
 
     def module_file(self, qualified: str) -> str | None:
         """The relative path of the project module ``qualified`` is (or is defined in):

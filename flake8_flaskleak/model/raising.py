@@ -37,10 +37,13 @@ MAX_CALL_DEPTH = 3
 
 
 class RaiseAnalysis:
-    def __init__(self, model, loggers: frozenset[str] = frozenset()):
+    def __init__(self, model, loggers: frozenset[str] = frozenset(), assumed: set | None = None):
         self.model = model
         self.loggers = loggers
         self._safe_functions: dict[ast.AST, bool] = {}
+        # With a set, a call of an imported function is assumed not to raise and its qualified
+        # name recorded here, for the project index to check later (``raising_facts``).
+        self.assumed = assumed
 
     # -- the first statement that can raise unprotected ----------------------------------------
 
@@ -144,6 +147,8 @@ class RaiseAnalysis:
         ):
             return True  # logging.getLogger(__name__).exception(...)
         head, last = name.split(".", 1)[0], name.rsplit(".", 1)[-1]
+        if isinstance(func, ast.Attribute):
+            last = func.attr  # also on a call's result: ``store().pop(key, None)``
         if last in LOGGING_METHODS and ("log" in name.lower() or head in self.loggers):
             return True  # logger.info, app.logger.error, audit.exception (a module logger)
         if last == "getattr" and len(call.args) == 3:
@@ -157,6 +162,8 @@ class RaiseAnalysis:
         if depth >= MAX_CALL_DEPTH:
             return False
         called = self.model.flask.functions_called(call.func, call)
+        if not called:
+            return self._imported_function_cannot_raise(call)
         if len(called) != 1:
             return False
         function = called[0]
@@ -165,6 +172,33 @@ class RaiseAnalysis:
             unprotected = self.first_unprotected(function.body, frozenset(), depth + 1)
             self._safe_functions[function] = unprotected is None
         return self._safe_functions[function]
+
+
+    def _imported_function_cannot_raise(self, call: ast.Call) -> bool:
+        """A call of a function another project module defines (``from .store import get``):
+        that module's ``raising`` facts say whether its body can raise."""
+        qualified = self.model.imports.qualified_name(call.func)
+        if not qualified or qualified == dotted_name(call.func):
+            return False  # not imported: a builtin, an attribute of a local object
+        if self.assumed is not None:
+            self.assumed.add(qualified)
+            return True
+        project = self.model.project
+        return bool(project is not None and project.cannot_raise(qualified))
+
+
+def raising_facts(model) -> dict:
+    """The module's functions that cannot raise past their own ``try``, each with the imported
+    functions it calls, which must not raise either (the project index checks them): cached
+    for calls from other modules' teardowns."""
+    flask = model.flask
+    safe: dict[str, list[str]] = {}  # qualname -> imported functions it calls that must not raise
+    for function in model.scopes.all_functions():
+        assumed: set[str] = set()
+        analysis = RaiseAnalysis(model, assumed=assumed)
+        if analysis.first_unprotected(function.body, frozenset(), 1) is None:
+            safe[flask.info(function).qualname] = sorted(assumed)
+    return {"cannot_raise": safe}
 
 
 def _caught_by(handlers: list[ast.ExceptHandler]) -> frozenset[str]:

@@ -18,7 +18,7 @@ from functools import cached_property
 
 from ..astutil import FunctionNode, dotted_name, keyword_value, short_source, walk, walk_local
 from ..finding import Finding
-from ..model.loops import forever_loop
+from ..model.loops import forever_loop, stop_signal
 from ..rule import Rule
 
 THREAD_CLASSES = {
@@ -138,7 +138,7 @@ class ThreadPerRequest(Rule):
             for node in walk_local(function):
                 if isinstance(node, ast.While):
                     forever = forever_loop(node)
-                    if forever:
+                    if forever and not self.stopped_on_exit(function, node):
                         return forever
                     if any(_is_queue_get(inner) for inner in walk_local_block(node.body)):
                         return "a loop consuming a queue"
@@ -151,6 +151,22 @@ class ThreadPerRequest(Rule):
                         seen.add(callee)
                         queue.append((callee, depth + 1))
         return None
+
+    def stopped_on_exit(self, method: FunctionNode, loop: ast.While) -> bool:
+        """A ``while not self._stop.wait()`` loop of an object whose ``__exit__`` sets
+        ``self._stop``: the ``with`` block that starts the thread also ends it."""
+        signal = stop_signal(loop)
+        klass = self.model.flask.info(method).klass
+        if klass is None or signal is None or not signal.startswith("self."):
+            return False
+        exit_method = self.model.flask.all_methods(klass.name).get("__exit__")
+        return exit_method is not None and any(
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "set"
+            and dotted_name(node.func.value) == signal
+            for node in walk_local(exit_method)
+        )
 
     def targets(self, call: ast.Call, function: FunctionNode) -> tuple[bool, list[FunctionNode]]:
         """Whether the target is wrapped in ``copy_current_request_context``, and what it runs."""
