@@ -750,7 +750,10 @@ class FlaskModel:
             qualified = self.imports.qualified_name(target)
             if qualified:  # a factory's wrappers are one level deeper
                 found.append(f"{qualified}.<locals>.<locals>" if factory else f"{qualified}.<locals>")
+        guards = self.guards
         for node in self._calls_on(function, self._imported_lines):
+            if guards.guarded(function, node.lineno):
+                continue  # behind a once-guard: runs once per process, not per call
             for candidate in [node.func] + list(node.args) + [k.value for k in node.keywords]:
                 if isinstance(candidate, (ast.Name, ast.Attribute)):
                     qualified = self.imports.qualified_name(candidate)

@@ -58,7 +58,7 @@ from .taint import argument_for
 from .teardowns import SESSION_HANDOFF, session_handoff_facts, teardown_facts
 
 CACHE_DIRECTORY = ".flaskleak_cache"
-CACHE_FORMAT = 7  # bump when the shape of the cached facts changes
+CACHE_FORMAT = 8  # bump when the shape of the cached facts changes
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
     "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
