@@ -53,6 +53,7 @@ from .module_facts import (
     startup_facts,
 )
 from .raising import raising_facts
+from .callers import callers_role
 from .roles import defines_context_task_base
 from .taint import argument_for
 from .teardowns import SESSION_HANDOFF, session_handoff_facts, teardown_facts
@@ -206,6 +207,7 @@ class ProjectIndex:
         # (callee file, callee qualname) -> {(caller file, caller qualname, name it calls)}
         self._callers: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
         self._tainted_parameters: dict[tuple[str, str, str], bool] = {}
+        self._test_files: list[str] = []
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -234,9 +236,16 @@ class ProjectIndex:
                     name_once(path, "not a regular file")
                     continue
                 if not self.options.include_tests and is_test_path(relative, "."):
+                    self._test_files.append(relative)
                     continue  # tests register no production routes or teardowns
                 found[relative] = (info.st_size, info.st_mtime_ns)
         return found
+
+    @property
+    def test_files(self) -> list[str]:
+        """The test modules the listing leaves out (their callers tell what is test-only)."""
+        self.files  # noqa: B018 - the same walk lists them
+        return self._test_files
 
     @cached_property
     def module_paths(self) -> dict[str, str]:
@@ -580,17 +589,25 @@ class ProjectIndex:
                     return True
         return False
 
-    def files_mentioning(self, word: str) -> list[str]:
-        """Project files whose text contains ``word`` (read on demand, remembered per word)."""
-        if word not in self._mentions:
+    def files_mentioning(self, word: str, tests: bool = False) -> list[str]:
+        """Project files whose text contains ``word`` (read on demand, remembered per word);
+        with ``tests``, the test modules that mention it."""
+        key = f"tests:{word}" if tests else word
+        if key not in self._mentions:
             found = []
             encoded = word.encode()
-            for relative in self.files:
-                data = self._read(relative) if self.files[relative][0] <= MAX_FILE_BYTES else None
+            for relative in self.test_files if tests else self.files:
+                size = self.files[relative][0] if relative in self.files else 0
+                data = self._read(relative) if size <= MAX_FILE_BYTES else None
                 if data is not None and encoded in data:
                     found.append(relative)
-            self._mentions[word] = found
-        return self._mentions[word]
+            self._mentions[key] = found
+        return self._mentions[key]
+
+    def only_called_from_tests_or_migrations(self, path: str, qualname: str) -> str | None:
+        """"test code" or "migrations" when every caller of the module-level function
+        ``qualname`` of ``path`` is a test module or a database migration; None otherwise."""
+        return callers_role(self, self.relative(path), qualname)
 
     # -- disk cache ----------------------------------------------------------------------------
 

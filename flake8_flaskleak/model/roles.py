@@ -158,15 +158,20 @@ class Roles:
         return self.not_serving_role(function) is None
 
     def not_serving_role(self, function: FunctionNode) -> str | None:
-        """"start-up" or "command line" when that is all ``function`` runs in; None otherwise."""
+        """"start-up", "command line", "test code" or "migrations" when that is all ``function``
+        runs in; None otherwise."""
         if function in self.flask.request_time or function in self.flask.background:
             return None
         if function in self.cli:
             return "command line"
         if function in self.startup:
             return "start-up"
-        if self.flask.info(function).qualname in self._external_startup:
+        qualname = self.flask.info(function).qualname
+        if qualname in self._external_startup:
             return "start-up"
+        project = self.model.project
+        if project is not None:
+            return project.only_called_from_tests_or_migrations(self.model.path, qualname)
         return None
 
 
