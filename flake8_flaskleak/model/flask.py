@@ -28,7 +28,7 @@ from functools import cached_property
 from ..astutil import dotted_name, keyword_value, string_value
 from .guards import Guards
 from .imports import ImportResolver
-from ..scan import header_end, scan, statements
+from ..scan import header_end, statements
 from .scopes import FunctionInfo, FunctionNode, Scopes
 from .text import SourceText, Words, words_pattern
 

@@ -124,7 +124,7 @@ class SessionFacts:
         function = self.flask.enclosing_function(call)
         owner = parents.get(statement)
         if isinstance(target, ast.Name):
-            if function is not None:
+            if function is not None and not _declared_global(function, target.id):
                 return SessionDefinition(call, "local", target.id, statement, function, None)
             if isinstance(owner, ast.ClassDef):
                 return SessionDefinition(call, "attr", target.id, statement, None, owner)
@@ -291,6 +291,11 @@ class SessionFacts:
                 if {f"self.{attr}" for attr in kept} & released_names(method):
                     return True
         return False
+
+
+def _declared_global(function: ast.AST, name: str) -> bool:
+    """``global Session`` in the function: the assignment binds the module-level name."""
+    return any(isinstance(node, ast.Global) and name in node.names for node in walk_local(function))
 
 
 def matches(definition: SessionDefinition, released: str) -> bool:

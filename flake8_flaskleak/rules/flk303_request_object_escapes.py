@@ -31,7 +31,7 @@ from ..finding import Finding
 from ..model.flask import REQUEST_GLOBALS
 from ..model.text import words_pattern
 from ..rule import Rule
-from ..scan import scan, statements
+from ..scan import statements
 
 # Attributes of the request object that are (or hold) the request's own data structures.
 PINNING_ATTRIBUTES = {"environ", "files", "stream", "input_stream"}

@@ -11,7 +11,7 @@ import ast
 from collections.abc import Iterator
 from functools import cached_property
 
-from ..astutil import FunctionNode, dotted_name, keyword_value, walk
+from ..astutil import FunctionNode, dotted_name, keyword_value
 from ..finding import Finding, FixSafety
 from ..model.resources import (
     Binding,
