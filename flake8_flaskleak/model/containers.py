@@ -213,15 +213,20 @@ def _assignment_pairs(statement: ast.AST) -> list[tuple[ast.expr, ast.expr]]:
 class MutableState:
     """Containers, growth sites and shrink sites of one module (see the module docstring)."""
 
-    def __init__(self, model, elsewhere: ProjectContainers | None = None):
+    def __init__(
+        self, model, elsewhere: ProjectContainers | None = None, walk_functions: bool = True
+    ):
         """``model``: the file's ``FileModel``; ``elsewhere``: the containers other project
-        modules define and shrink (None: the file alone)."""
+        modules define and shrink (None: the file alone); ``walk_functions``: False when no
+        growth can matter (no request-time code), to skip looking for growth and shrink sites."""
         self.model = model
         self.flask = model.flask
         self.elsewhere = elsewhere
         self.containers: dict[ContainerKey, Container] = {}
         self.origins: dict[ContainerKey, str] = {}  # imported container -> its defining file
-        self._imported_heads: set[str] = elsewhere.imported_heads(model) if elsewhere else set()
+        self._imported_heads: set[str] = (
+            elsewhere.imported_heads(model) if elsewhere and walk_functions else set()
+        )
         self.growths: list[Growth] = []
         self.shrunk: set[ContainerKey] = set()
         # (function, container) where the function returns early once the container is long
@@ -238,8 +243,8 @@ class MutableState:
         self._collect_module_containers()
         self._collect_class_containers()
         self._collect_object_containers()
-        if not self.containers and not self._imported_heads:
-            return  # nothing long-lived to grow: skip walking the functions
+        if not walk_functions or (not self.containers and not self._imported_heads):
+            return  # nothing long-lived to grow (or no code that could matter): skip the walk
         self._attribute_containers = any(key[0] != GLOBAL for key in self.containers)
         self._heads = self._names_reaching_containers()
         attributes = {name for scope, _, name in self.containers if scope != GLOBAL}
@@ -963,20 +968,26 @@ def advice_for(kind: str) -> str:
 
 
 _STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_REPORTING_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def mutable_state_for(model) -> MutableState:
+def mutable_state_for(model, reporting: bool = False) -> MutableState:
     """The one ``MutableState`` of a file's model, shared by FLK301 and FLK302.
 
     With the project index, containers other modules define (and this one imports) count too,
-    and a container any other module shrinks is not reported.
+    and a container any other module shrinks is not reported. ``reporting``: only the growths
+    request-time code can make are wanted (the rules), so a module without request-time code
+    is not walked; the facts other modules read need the full state.
     """
-    state = _STATES.get(model)
+    states = _REPORTING_STATES if reporting else _STATES
+    state = states.get(model)
     if state is None:
         project = model.project
         elsewhere = ProjectContainers(project, project.relative(model.path)) if project else None
-        state = MutableState(model, elsewhere)
-        _STATES[model] = state
+        state = MutableState(model, elsewhere, walk_functions=not reporting or bool(
+            model.flask.request_time
+        ))
+        states[model] = state
     return state
 
 

@@ -23,12 +23,14 @@ never affects another file's findings. Nothing is imported or executed.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import stat
 import sysconfig
 import tempfile
+import time
 from collections import deque
 from functools import cached_property, lru_cache
 
@@ -56,9 +58,11 @@ from .raising import raising_facts
 from .callers import callers_role
 from .roles import defines_context_task_base
 from .taint import argument_for
-from .teardowns import SESSION_HANDOFF, session_handoff_facts, teardown_facts
+from .teardowns import SESSION_HANDOFF, import_facts, session_handoff_facts, teardown_facts
 
 CACHE_DIRECTORY = ".flaskleak_cache"
+SAVE_INTERVAL_SECONDS = 2.0  # new facts are written at most this often, and at exit
+SEARCH_MEMORY_BYTES = 64_000_000  # project text kept in memory for the text searches
 CACHE_FORMAT = 8  # bump when the shape of the cached facts changes
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
@@ -75,6 +79,7 @@ FACT_GROUPS = {
     "startup": startup_facts,
     "handoffs": session_handoff_facts,
     "raising": raising_facts,
+    "imports": import_facts,
 }
 _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
@@ -208,6 +213,10 @@ class ProjectIndex:
         self._callers: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
         self._tainted_parameters: dict[tuple[str, str, str], bool] = {}
         self._test_files: list[str] = []
+        self._search_texts: dict[str, bytes] = {}
+        self._search_bytes = 0
+        self._saved_at = time.monotonic()
+        atexit.register(self.save)  # what the last files computed (flake8 -j1, flaskleak check)
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -365,6 +374,8 @@ class ProjectIndex:
                 return None
             facts[group] = value
             self._dirty = True
+            if time.monotonic() - self._saved_at >= SAVE_INTERVAL_SECONDS:
+                self.save()  # facts a rule asked for late in the run are kept for the next one
         return facts[group]
 
     # -- request-time code across modules ------------------------------------------------------
@@ -597,12 +608,23 @@ class ProjectIndex:
             found = []
             encoded = word.encode()
             for relative in self.test_files if tests else self.files:
-                size = self.files[relative][0] if relative in self.files else 0
-                data = self._read(relative) if size <= MAX_FILE_BYTES else None
+                data = self._searchable(relative)
                 if data is not None and encoded in data:
                     found.append(relative)
             self._mentions[key] = found
         return self._mentions[key]
+
+    def _searchable(self, relative: str) -> bytes | None:
+        """A file's bytes for the text searches, read once per process while the project's
+        files fit in SEARCH_MEMORY_BYTES (each search would otherwise read every file again)."""
+        data = self._search_texts.get(relative)
+        if data is None:
+            size = self.files[relative][0] if relative in self.files else 0
+            data = self._read(relative) if size <= MAX_FILE_BYTES else None
+            if data is not None and self._search_bytes + len(data) <= SEARCH_MEMORY_BYTES:
+                self._search_texts[relative] = data
+                self._search_bytes += len(data)
+        return data
 
     def only_called_from_tests_or_migrations(self, path: str, qualname: str) -> str | None:
         """"test code" or "migrations" when every caller of the module-level function
@@ -621,6 +643,7 @@ class ProjectIndex:
         if not self._dirty or self.root in _unmarked or os.environ.get("FLASKLEAK_NO_CACHE"):
             return
         self._dirty = False
+        self._saved_at = time.monotonic()
         live = {k: v for k, v in self._cache.items() if k in self.files}
         directory = os.path.dirname(self._cache_file)
         try:

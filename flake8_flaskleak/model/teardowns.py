@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterable, Iterator
-from functools import lru_cache
 
 from ..astutil import FunctionNode, dotted_name, string_value, walk
 from ..scan import scan, statements
@@ -138,11 +137,10 @@ class ProjectNames:
         parts = qualified.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             module = ".".join(parts[:cut])
-            source = self.project.module_source(module)
-            if source is None:
+            relative = self.project.module_paths.get(module)
+            if relative is None:
                 continue
-            relative, text = source
-            names = _imported_names(module, relative.endswith("__init__.py"), text)
+            names = self.project.facts(relative, "imports") or {}
             target = names.get(parts[cut])
             if target is None or target.startswith(".") or target == ".".join(parts[: cut + 1]):
                 return qualified, None
@@ -175,13 +173,11 @@ class ProjectNames:
         return found
 
 
-@lru_cache(maxsize=512)
-def _imported_names(module: str, is_package: bool, text: str) -> dict[str, str]:
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return {}
-    return ImportResolver(module_imports(tree), module, is_package).names
+def import_facts(model) -> dict[str, str]:
+    """What each name the module imports at its top level stands for (re-exports are followed
+    through it); cached by the project index, so no module is parsed again for it."""
+    module, is_package = model.module
+    return ImportResolver(module_imports(model.tree), module, is_package).names
 
 
 # -- what a teardown releases and clears ---------------------------------------------------

@@ -57,7 +57,7 @@ class GlobalMutableGrowsInRequest(Rule):
         )
 
     def check(self) -> Iterator[Finding]:
-        state = mutable_state_for(self.model)
+        state = mutable_state_for(self.model, reporting=True)
         for found in state.request_growths({GLOBAL, OBJECT}):
             kind = found.container.kind
             _, class_name, name = found.growth.key

@@ -29,7 +29,7 @@ class ClassAttrGrowsInRequest(Rule):
         return "class " in text and super().applies_to(text, path, options)
 
     def check(self) -> Iterator[Finding]:
-        state = mutable_state_for(self.model)
+        state = mutable_state_for(self.model, reporting=True)
         for found in state.request_growths({CLASS}):
             _, class_name, name = found.growth.key
             kind = found.container.kind
