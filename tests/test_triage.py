@@ -1,6 +1,6 @@
 """Tests of the triage file and the Flask-file listing of corpus.py (no download, no analysis).
 
-    python -m pytest benchmarks/test_triage.py
+    python -m pytest tests/test_triage.py
 """
 
 import sys
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import corpus  # noqa: E402
 import triage  # noqa: E402
