@@ -61,7 +61,7 @@ from .taint import argument_for
 from .teardowns import SESSION_HANDOFF, import_facts, session_handoff_facts, teardown_facts
 
 CACHE_DIRECTORY = ".flaskleak_cache"
-SAVE_INTERVAL_SECONDS = 2.0  # new facts are written at most this often, and at exit
+SAVE_INTERVAL_SECONDS = 15.0  # new facts are written at most this often, and at exit
 SEARCH_MEMORY_BYTES = 64_000_000  # project text kept in memory for the text searches
 CACHE_FORMAT = 8  # bump when the shape of the cached facts changes
 SKIP_DIRECTORIES = {
