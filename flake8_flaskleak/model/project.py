@@ -46,10 +46,11 @@ from .containers import container_facts
 from .config_project import class_bases_facts
 from .file import FileModel, is_test_path
 from .module_facts import TEARDOWN_SIGNAL, call_facts, has_entry_signals
+from .setup import setup_facts
 from .teardowns import teardown_facts
 
 CACHE_DIRECTORY = ".flaskleak_cache"
-CACHE_FORMAT = 4  # bump when the shape of the cached facts changes
+CACHE_FORMAT = 5  # bump when the shape of the cached facts changes
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
     "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
@@ -62,6 +63,7 @@ FACT_GROUPS = {
     "teardowns": teardown_facts,
     "containers": container_facts,
     "configs": lambda model: class_bases_facts(model),
+    "setup": setup_facts,
 }
 _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
@@ -316,6 +318,13 @@ class ProjectIndex:
             self._models.pop(next(iter(self._models)))
         self._models[relative] = model
         return model
+
+    def file_model(self, relative: str) -> FileModel | None:
+        """The model of another project file, analysed alone (kept for this process, a few at
+        a time), for a rule that must read how that file uses what this one defines."""
+        if relative not in self.files:
+            return None
+        return self._model(relative)
 
     def facts(self, relative: str, group: str) -> dict | None:
         """One group of one file's facts (``module_facts.py``), computed once and cached."""
