@@ -53,7 +53,7 @@ class Registration:
 class SetupRepeatedPerApp(Rule):
     code = "FLK309"
     name = "setup-repeated-per-app"
-    summary = "listener, log handler, signal receiver or exit hook added again by every app created"
+    summary = "listener, log handler, signal receiver or exit hook added again by each app a process makes"
     triggers = ("addHandler", "atexit", "listen", "connect_via", "weak=")
 
     def check(self) -> Iterator[Finding]:
