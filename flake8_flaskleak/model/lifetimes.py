@@ -307,7 +307,13 @@ def _on_main_path(statement: ast.stmt, release: ast.Call) -> bool:
     """Whether ``statement`` runs ``release`` when nothing goes wrong (not in an ``except``,
     not in a loop that may not run)."""
     if isinstance(statement, ast.If):
-        blocks = [statement.body, statement.orelse]  # `if fig is not None: plt.close(fig)`
+        in_body = any(_on_main_path(inner, release) for inner in statement.body)
+        in_orelse = any(_on_main_path(inner, release) for inner in statement.orelse)
+        # `if fig is not None: plt.close(fig)` tests the object itself: the close runs whenever
+        # there is something to close
+        return (in_body or in_orelse) and (
+            (in_body and in_orelse) or mentions(statement.test, _names_released(release))
+        )
     elif _is_try(statement):
         if _within(statement.finalbody, release):
             return True  # `finally` runs however the try ends
@@ -321,6 +327,14 @@ def _on_main_path(statement: ast.stmt, release: ast.Call) -> bool:
     else:
         return any(node is release for node in ast.walk(statement))
     return any(_on_main_path(inner, release) for block in blocks for inner in block)
+
+
+def _names_released(release: ast.Call) -> set[str]:
+    """The plain names a release call uses (``client`` in ``client.close()``, ``fig`` in
+    ``plt.close(fig)``): an ``if`` that tests one of them guards the object itself."""
+    parts = [release.func.value] if isinstance(release.func, ast.Attribute) else []
+    parts += list(release.args)
+    return {node.id for part in parts for node in ast.walk(part) if isinstance(node, ast.Name)}
 
 
 def _statement_of(parents, node: ast.AST, function) -> ast.stmt | None:

@@ -4,9 +4,10 @@ Process-wide registries (SQLAlchemy's listeners on a class, the logging module's
 module-level blinker signal, ``atexit``) outlive any one app. What an app factory registers
 there is registered again for every app the process creates. That is a leak in production
 only where the production process makes several apps: the factory is called in a loop, at two
-places at import (``DispatcherMiddleware(create_app(), {"/admin": create_app(...)})``), or per
-request (an app per tenant). A factory called once per process (the usual case) repeats only
-under a test suite, which is not what this tool reports. This module answers:
+places at import (``DispatcherMiddleware(create_app(), {"/admin": create_app(...)})``). (A
+factory called per request runs its registrations per request: the per-request rules report
+those.) A factory called once per process (the usual case) repeats only under a test suite,
+which is not what this tool reports. This module answers:
 
 * which functions of a file an app factory runs: the factory (a function that constructs a
   Flask app and returns it, ``FlaskModel.factories``) and the functions of the module it runs
@@ -268,8 +269,7 @@ _REPETITION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # project 
 
 def factory_repetition(model, factory: str) -> str | None:
     """Why the factory ``pkg.create_app`` runs more than once in one production process, or
-    None: it is called in a loop or comprehension, per request, or at two places at import in
-    one module (not under ``if __name__ == "__main__"``), in any non-test module of the
+    None: it is called in a loop or comprehension, or at two places at import in one module (not under ``if __name__ == "__main__"``), in any non-test module of the
     project (or in this file alone, without the project index)."""
     project = _project(model)
     answers = _REPETITION.setdefault(project, {}) if project is not None else (

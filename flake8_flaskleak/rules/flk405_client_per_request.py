@@ -1,8 +1,9 @@
 """FLK405 client-per-request: a pooled client built in request-time code and never closed.
 
-An engine, an HTTP session or client, a boto3 client, a Redis or MongoDB client, a Cassandra
-cluster or a Celery app owns a connection pool (some also threads) and is meant to be made once
-per process. Made per request and dropped, each leaves its pool to the garbage collector.
+A SQLAlchemy engine, a boto3 client, a MongoDB client, a Cassandra cluster or a Celery app owns
+a connection pool (some also threads) and is meant to be made once per process. Made per
+request and dropped, each outlives the request (``model/clients.py`` says why, and why Redis,
+requests and httpx clients are not listed).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from ..astutil import FunctionNode, dotted_name
 from ..finding import Finding
 from ..model.clients import (
     CONSTRUCTORS,
-    HTTP_SESSION,
     LEFT_BEHIND,
     RELEASE_METHODS,
     client_kind,
@@ -33,10 +33,10 @@ ADVICE = "make one per process (or per app, in `app.extensions`) and reuse it"
 class ClientPerRequest(Rule):
     code = "FLK405"
     name = "client-per-request"
-    summary = "database engine, HTTP session or service client built per request, never closed"
+    summary = "database engine or service client (boto3, MongoDB...) built per request, never closed"
     triggers = (
-        "create_engine", "engine_from_config", "create_async_engine", "Session", "session(",
-        "Client", "boto3", "Redis", "from_url", "MongoClient", "Cluster", "Celery",
+        "create_engine", "engine_from_config", "create_async_engine", "boto3", "MongoClient",
+        "AsyncIOMotorClient", "Cluster", "Celery",
     )
     request_time_only = True
 
@@ -70,8 +70,6 @@ class ClientPerRequest(Rule):
         consequence = f"each one leaves {LEFT_BEHIND[kind]}"
         where = reach.describe()
         if outcome.fate is Fate.DROPPED:
-            if kind == HTTP_SESSION:
-                return None  # a local or inline requests session is FLK401's finding
             return (
                 f"{made} on every request and nothing closes it ({where}): {consequence}; "
                 f"{ADVICE}"
