@@ -61,11 +61,11 @@ class SetupRepeatedPerApp(Rule):
         setup = None
         for scope, node in self.candidates():
             function = flask.executing_function(node)
-            if function is None or function in flask.request_time:
-                continue  # once at import; or per request, which FLK306 reports
+            if function is None:
+                continue  # at import: once per process
             registration = self.registration(scope, node, function)
-            if registration is None:
-                continue
+            if registration is None or function in flask.request_time:
+                continue  # per request: FLK305 and FLK306 report those
             setup = setup or setup_code(self.model)
             reach = setup.reach(function)
             if reach is None or setup.guarded(function, registration.node):
