@@ -46,7 +46,7 @@ class ClientPerRequest(Rule):
             return
         for _, call in self.model.calls_of(CONSTRUCTORS):
             function = flask.executing_function(call)
-            reach = flask.request_time.get(function)
+            reach = flask.per_request(function, call)  # None behind a once-guard
             if reach is None or self.cached(function):
                 continue
             kind = client_kind(self.model, call)

@@ -40,7 +40,7 @@ class FigureNotClosed(Rule):
         releases = partial(closes_figure, self.model)
         for _, call in self.model.calls_of(FIGURE_MAKERS):
             function = flask.executing_function(call)
-            reach = flask.request_time.get(function)
+            reach = flask.per_request(function, call)  # None behind a once-guard
             if reach is None or not makes_figure(self.model, call):
                 continue
             outcome = fate(self.model, function, call, releases, owners_keep=False)
