@@ -64,3 +64,42 @@ def test_jitter_from_literal_limit():
                        "gunicorn.conf.py", project=None)
     assert [f.code for f in findings] == ["FLK502"]
     assert "max_requests_jitter = 20" in findings[0].message
+
+
+CONTENT = (
+    '"""Server settings."""\n'
+    "import multiprocessing\n"
+    "bind = '0.0.0.0:8000'\n"
+    "workers = multiprocessing.cpu_count() * 2 + 1\n"
+    "timeout = 30\n"
+)
+
+
+def test_config_recognised_by_content_whatever_its_name():
+    assert codes(CONTENT, "deploy/web.py") == [(1, "FLK501")]
+    assert codes(CONTENT + "max_requests = 500\n", "deploy/web.py") == [(6, "FLK502")]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "from .defaults import PORT\n",  # imports from the application
+        "import billing.defaults\n",  # outside the standard library, no project to tell
+        "class Worker:\n    pass\n",  # a class: a module of its own, not settings
+        "print(bind)\n",  # runs something at import
+        "a = b = c = d = 1\n",  # more other names than settings
+        "keep_alive_timeout = 5  # hypercorn\n",  # another server's config
+    ],
+)
+def test_content_that_is_not_a_gunicorn_config(extra):
+    assert codes(CONTENT + extra, "deploy/web.py") == []
+
+
+def test_two_settings_are_not_enough():
+    assert codes("bind = 'x'\nworkers = 2\n", "deploy/web.py") == []
+
+
+@pytest.mark.parametrize("value", ["0", "'0'", "None", "False", "0.0"])
+def test_max_requests_zero_is_the_same_as_unset(value):
+    text = f"bind = 'x'\nmax_requests = {value}\nmax_requests_jitter = 50\n"
+    assert codes(text, "gunicorn.conf.py") == [(2, "FLK501")]

@@ -125,8 +125,10 @@ def test_loggers_and_handlers_created_per_request():
 def test_matplotlib_figures_left_open():
     _, report, _ = probe_json(*FIGURES)
     chart = route(report, "GET /chart")
-    # No rule reports unclosed figures yet (FLK406 is planned): a lead for a new rule.
-    assert "figures" in {lead["kind"] for lead in chart["leads"]}
+    confirmed = finding(chart, "FLK406", 14)
+    assert confirmed["status"] == "confirmed"
+    assert "figures" in {item["kind"] for item in confirmed["evidence"]}  # pyplot's registry grew
+    assert "figures" not in {lead["kind"] for lead in chart["leads"]}  # no longer a lead
 
 
 def test_clean_twin_shows_nothing():

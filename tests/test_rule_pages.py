@@ -25,7 +25,7 @@ from flake8_run import parse_output
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted((ROOT / "rules").glob("FLK*.md"))
 FILE_NAMES = {"FLK501": "gunicorn.conf.py", "FLK502": "gunicorn.conf.py",
-              "FLK101": "config.py", "FLK103": "config.py"}
+              "FLK101": "config.py", "FLK103": "config.py", "FLK105": "config.py"}
 
 
 def section_blocks(page: str, title: str) -> list[str]:

@@ -131,7 +131,8 @@ def _project(model):
 def _extended_elsewhere(model, configs: ConfigModel) -> set[str]:
     candidates = [
         klass for klass in configs.classes.values()
-        if klass.environment == UNKNOWN and not klass.looks_like_base
+        if (klass.environment == UNKNOWN or klass.environment_from_context)
+        and not klass.looks_like_base
     ]
     module = model.module[0]
     if not candidates or not module:

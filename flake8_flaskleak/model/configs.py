@@ -139,6 +139,10 @@ class ConfigClass:
     bases: list[ConfigClass] = field(default_factory=list)
     subclasses: list[ConfigClass] = field(default_factory=list)
     environment: str = UNKNOWN
+    # The environment comes from where the class stands (an ``if`` around it, the module's or
+    # folder's name), not from its own name, its bases' or ``TESTING``: a base class there
+    # is still judged through its subclasses.
+    environment_from_context: bool = False
     branch_environment: str | None = None  # from an ``if`` around the class statement
     reads_environment: bool = False  # a pydantic ``BaseSettings``: values come from os.environ
     extended_elsewhere: bool = False  # another module of the project subclasses it
@@ -442,30 +446,35 @@ class ConfigModel:
                     klass.bases.append(base)
                     base.subclasses.append(klass)
         for klass in self.classes.values():
-            klass.environment = self._class_environment(klass, set())
+            klass.environment, klass.environment_from_context = self._class_environment(
+                klass, set()
+            )
             klass.reads_environment = any(
                 short in ENV_BACKED_BASES
                 for member in klass.mro()
                 for short in _base_short_names(member.node)
             )
 
-    def _class_environment(self, klass: ConfigClass, seen: set[str]) -> str:
+    def _class_environment(self, klass: ConfigClass, seen: set[str]) -> tuple[str, bool]:
+        """The class's environment, and whether only its context (branch, module) said so."""
         environment = environment_of_words(words(klass.name), self.options)
         if environment != UNKNOWN:
-            return environment
+            return environment, False
         seen.add(klass.name)
         for short in _base_short_names(klass.node):
             base = self.classes.get(short)
+            from_context = False
             if base is not None and short not in seen:
-                environment = self._class_environment(base, seen)
+                environment, from_context = self._class_environment(base, seen)
             else:
                 environment = environment_of_words(words(short), self.options)
             if environment != UNKNOWN:
-                return environment
+                return environment, from_context
         testing = klass.lookup("TESTING")
         if testing is not None and constant_truthiness(testing.value):
-            return DEVELOPMENT  # Flask's own testing flag
-        return klass.branch_environment or self.module_environment
+            return DEVELOPMENT, False  # Flask's own testing flag
+        environment = klass.branch_environment or self.module_environment
+        return environment, environment != UNKNOWN
 
     def mark_extended_elsewhere(self, names: set[str]) -> None:
         """Classes other modules of the project subclass: judged through those subclasses."""
@@ -506,10 +515,13 @@ class ConfigModel:
         """Whether a config class is used as a production config on its own.
 
         Production by its name, a base, a branch or the module's name; or not clearly
-        development and not a base class (a base is judged through its subclasses). A class
-        this module only loads in development branches counts as development.
+        development and not a base class (a base is judged through its subclasses, also in a
+        production module or branch: the finding goes to each production subclass that ends
+        up with the value). A class this module only loads in development branches counts as
+        development.
         """
-        if klass.environment != UNKNOWN:
+        extended = bool(klass.subclasses) or klass.extended_elsewhere
+        if klass.environment != UNKNOWN and not (klass.environment_from_context and extended):
             return klass.environment == PRODUCTION
         if klass.looks_like_base:
             return False

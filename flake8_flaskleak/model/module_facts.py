@@ -6,7 +6,8 @@ on disk, keyed by the file's size, modification time and content hash):
 * ``calls``: its request entry points and, per function, what it calls here and elsewhere;
 * ``teardowns``: what its registered teardowns release and clear (``teardowns.py``);
 * ``containers``: its module-level containers and the imported ones it shrinks;
-* ``configs``: its config classes' imported bases, and which class bodies set which keys.
+* ``configs``: its config classes' imported bases, and which class bodies set which keys;
+* ``setup``: the imported functions its app factories and ``init_app`` code call (``setup.py``).
 """
 
 from __future__ import annotations

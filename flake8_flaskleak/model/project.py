@@ -57,13 +57,14 @@ from .module_facts import (
 from .raising import raising_facts
 from .callers import callers_role
 from .roles import defines_context_task_base
+from .setup import setup_facts
 from .taint import argument_for
 from .teardowns import SESSION_HANDOFF, import_facts, session_handoff_facts, teardown_facts
 
 CACHE_DIRECTORY = ".flaskleak_cache"
 SAVE_INTERVAL_SECONDS = 15.0  # new facts are written at most this often, and at exit
 SEARCH_MEMORY_BYTES = 64_000_000  # project text kept in memory for the text searches
-CACHE_FORMAT = 8  # bump when the shape of the cached facts changes
+CACHE_FORMAT = 9  # bump when the shape of the cached facts changes
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
     "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
@@ -80,6 +81,7 @@ FACT_GROUPS = {
     "handoffs": session_handoff_facts,
     "raising": raising_facts,
     "imports": import_facts,
+    "setup": setup_facts,
 }
 _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
@@ -353,6 +355,13 @@ class ProjectIndex:
             self._models.pop(next(iter(self._models)))
         self._models[relative] = model
         return model
+
+    def file_model(self, relative: str) -> FileModel | None:
+        """The model of another project file, analysed alone (kept for this process, a few at
+        a time), for a rule that must read how that file uses what this one defines."""
+        if relative not in self.files:
+            return None
+        return self._model(relative)
 
     def facts(self, relative: str, group: str) -> dict | None:
         """One group of one file's facts (``module_facts.py``), computed once and cached."""

@@ -9,9 +9,6 @@ whatever ``SQLALCHEMY_RECORD_QUERIES`` says.
 
 from __future__ import annotations
 
-import ast
-import dataclasses
-import os
 from collections.abc import Iterator
 
 from ..astutil import short_source
@@ -21,17 +18,11 @@ from ..model.config_project import (
     inherited_across_modules,
     project_configs,
 )
-from ..model.configs import (
-    CLASS_ATTRIBUTE,
-    MODULE_CONSTANT,
-    PRODUCTION,
-    SUBSCRIPT,
-    ConfigModel,
-    ProductionValue,
-)
+from ..model.configs import ConfigModel, ProductionValue
 from ..finding import Finding, FixSafety
 from ..options import Options
 from ..rule import Rule
+from ._config_values import class_label, not_fixable, set_false, where
 
 RECORD_KEY = "SQLALCHEMY_RECORD_QUERIES"
 DEBUG_KEY = "DEBUG"
@@ -74,14 +65,14 @@ class RecordQueriesInProduction(Rule):
         configs = project_configs(self.model)
         for value in configs.production_values(RECORD_KEY):
             finding = self.finding(value.site, self._record_message(value))
-            yield finding if value.from_object is None else _not_fixable(finding)
+            yield finding if value.from_object is None else not_fixable(finding)
         for inherited in inherited_across_modules(self.model, configs, RECORD_KEY):
             yield self.finding(inherited.klass.node, self._cross_module_message(inherited))
         if not self._may_be_flask_sqlalchemy_2():
             return
         for value in configs.production_values(DEBUG_KEY):
             if self._uses_flask_sqlalchemy(configs, value):
-                yield _not_fixable(self.finding(value.site, self._debug_message(value)))
+                yield not_fixable(self.finding(value.site, self._debug_message(value)))
 
     # -- conditions ----------------------------------------------------------------------------
 
@@ -112,18 +103,14 @@ class RecordQueriesInProduction(Rule):
             )
         if value.inherited:
             return (
-                f"{_config_label(value)} inherits {assignment} from `{setting.owner.name}` "
+                f"{class_label(value.config)} inherits {assignment} from `{setting.owner.name}` "
                 f"(line {setting.statement.lineno}), which {WHY}: override it with False here "
                 f"and {INSTEAD}"
             )
         return f"{assignment} {self._where(value)} {WHY}: set it to False and {INSTEAD}"
 
     def _cross_module_message(self, inherited: InheritedValue) -> str:
-        klass = inherited.klass
-        label = (
-            f"production config `{klass.name}`" if klass.environment == PRODUCTION
-            else f"config `{klass.name}` (not marked development or testing)"
-        )
+        label = class_label(inherited.klass)
         return (
             f"{label} inherits `{RECORD_KEY} = {inherited.value_source}` from "
             f"`{inherited.owner}` ({inherited.location}), which {WHY}: override it with False "
@@ -140,7 +127,7 @@ class RecordQueriesInProduction(Rule):
             )
         elif value.inherited:
             subject = (
-                f"{_config_label(value)} inherits {assignment} from `{setting.owner.name}` "
+                f"{class_label(value.config)} inherits {assignment} from `{setting.owner.name}` "
                 f"(line {setting.statement.lineno}), which"
             )
         else:
@@ -152,20 +139,7 @@ class RecordQueriesInProduction(Rule):
         )
 
     def _where(self, value: ProductionValue) -> str:
-        setting = value.setting
-        if setting.form == CLASS_ATTRIBUTE:
-            return f"in {_config_label(value)}"
-        if setting.form == MODULE_CONSTANT:
-            module = os.path.basename(self.model.path) or "this module"
-            if setting.environment == PRODUCTION:
-                return f"in production config module `{module}`"
-            return f"in config module `{module}` (not marked development or testing)"
-        form = setting.form.replace("config.", "app.config.", 1) if setting.form != SUBSCRIPT else (
-            setting.form
-        )
-        if setting.environment == PRODUCTION:
-            return f"set with `{form}` for production"
-        return f"set with `{form}` outside any development or testing branch"
+        return where(value, self.model.path)
 
     # -- fix -----------------------------------------------------------------------------------
 
@@ -176,102 +150,4 @@ class RecordQueriesInProduction(Rule):
         are left to the user (the value is shared with development configs, or DEBUG does
         more than recording).
         """
-        wanted = {(f.line, f.col) for f in context.findings if f.fixable}
-        values: list[ast.expr] = []
-        classes: list[ast.ClassDef] = []
-        configs = project_configs(context.model)
-        for inherited in inherited_across_modules(context.model, configs, RECORD_KEY):
-            if (inherited.klass.node.lineno, inherited.klass.node.col_offset) in wanted:
-                classes.append(inherited.klass.node)
-        for value in configs.production_values(RECORD_KEY):
-            site = (getattr(value.site, "lineno", 0), getattr(value.site, "col_offset", 0))
-            if value.from_object is not None or site not in wanted:
-                continue
-            if value.inherited:
-                classes.append(value.config.node)
-            else:
-                values.append(value.setting.value)
-        if not values and not classes:
-            return None
-        return _apply_fix(context, values, classes)
-
-
-def _config_label(value: ProductionValue) -> str:
-    klass = value.config
-    if klass.environment == PRODUCTION:
-        return f"production config `{klass.name}`"
-    return f"config `{klass.name}` (not marked development or testing)"
-
-
-def _not_fixable(finding: Finding) -> Finding:
-    return dataclasses.replace(finding, fixable=False)
-
-
-def _apply_fix(context, values: list[ast.expr], classes: list[ast.ClassDef]):
-    import libcst as cst  # only when fixing: libcst costs ten times ast to parse with
-
-    value_spans = {_char_span(context, node) for node in values}
-    class_lines = {node.lineno: node.name for node in classes}
-    targets: set[cst.CSTNode] = set()
-    for node, position in context.positions.items():
-        start, end = position.start, position.end
-        span = (start.line, start.column, end.line, end.column)
-        if isinstance(node, cst.BaseExpression) and span in value_spans:
-            targets.add(node)
-        elif isinstance(node, cst.ClassDef) and class_lines.get(start.line) == node.name.value:
-            targets.add(node)
-
-    class SetFalse(cst.CSTTransformer):
-        def on_leave(self, original_node, updated_node):
-            if original_node not in targets:
-                return updated_node
-            if isinstance(updated_node, cst.ClassDef):
-                return _with_override(cst, updated_node)
-            return cst.Name("False", lpar=updated_node.lpar, rpar=updated_node.rpar)
-
-    if not targets:
-        return None
-    return context.module.visit(SetFalse())
-
-
-def _char_span(context, node: ast.expr) -> tuple[int, int, int, int]:
-    return (
-        node.lineno,
-        context.char_column(node.lineno, node.col_offset),
-        node.end_lineno,
-        context.char_column(node.end_lineno, node.end_col_offset),
-    )
-
-
-def _with_override(cst, klass):
-    """``klass`` with ``SQLALCHEMY_RECORD_QUERIES = False`` after its leading assignments."""
-    override = cst.parse_statement(f"{RECORD_KEY} = False\n")
-    body = klass.body
-    if isinstance(body, cst.SimpleStatementSuite):  # class P(Base): pass
-        kept = [s for s in body.body if not _is_placeholder(cst, s)]
-        lines = [cst.SimpleStatementLine(body=[statement]) for statement in kept]
-        block = cst.IndentedBlock(body=lines + [override], header=body.trailing_whitespace)
-        return klass.with_changes(body=block)
-    statements = [s for s in body.body if not _is_bare_placeholder_line(cst, s)]
-    index = 0
-    while index < len(statements) and isinstance(statements[index], cst.SimpleStatementLine):
-        index += 1
-    statements.insert(index, override)
-    return klass.with_changes(body=body.with_changes(body=statements))
-
-
-def _is_placeholder(cst, small) -> bool:
-    if isinstance(small, cst.Pass):
-        return True
-    return isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis)
-
-
-def _is_bare_placeholder_line(cst, statement) -> bool:
-    """A ``pass`` / ``...`` line with no comment on or above it: the override replaces it."""
-    if not isinstance(statement, cst.SimpleStatementLine):
-        return False
-    if statement.trailing_whitespace.comment is not None:
-        return False
-    if any(line.comment is not None for line in statement.leading_lines):
-        return False
-    return all(_is_placeholder(cst, small) for small in statement.body)
+        return set_false(context, RECORD_KEY)

@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..finding import Finding, FixSafety
-from ..model.gunicorn import append_settings, effective_assignments, is_gunicorn_config
+from ..model.gunicorn import (
+    append_settings,
+    effective_assignments,
+    is_gunicorn_config_module,
+    may_be_gunicorn_config,
+)
 from ..options import Options
 from ..rule import Rule
 
@@ -34,11 +39,11 @@ class GunicornNoMaxRequests(Rule):
 
     @classmethod
     def applies_to(cls, text: str, path: str, options: Options) -> bool:
-        return is_gunicorn_config(path, options)
+        return may_be_gunicorn_config(text, path, options)
 
     def check(self) -> Iterator[Finding]:
         tree = self.model.tree
-        if not is_gunicorn_config(self.model.path, self.model.options, tree):
+        if not is_gunicorn_config_module(self.model):
             return
         statements, all_off = effective_assignments(tree, "max_requests")
         advice = (

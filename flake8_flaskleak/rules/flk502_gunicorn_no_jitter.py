@@ -13,7 +13,8 @@ from ..model.gunicorn import (
     append_settings,
     assigned_value,
     effective_assignments,
-    is_gunicorn_config,
+    is_gunicorn_config_module,
+    may_be_gunicorn_config,
     is_zero,
     literal_int,
 )
@@ -32,12 +33,12 @@ class GunicornNoJitter(Rule):
 
     @classmethod
     def applies_to(cls, text: str, path: str, options: Options) -> bool:
-        return "max_requests" in text and is_gunicorn_config(path, options)
+        return "max_requests" in text and may_be_gunicorn_config(text, path, options)
 
     def _setting(self):
         """The first assignment that turns ``max_requests`` on, when jitter is missing."""
         tree = self.model.tree
-        if not is_gunicorn_config(self.model.path, self.model.options, tree):
+        if not is_gunicorn_config_module(self.model):
             return None
         statements, all_off = effective_assignments(tree, "max_requests")
         jitter, jitter_off = effective_assignments(tree, "max_requests_jitter")
