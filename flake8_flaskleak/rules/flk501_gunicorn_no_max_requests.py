@@ -10,10 +10,13 @@ from collections.abc import Iterator
 
 from ..finding import Finding, FixSafety
 from ..model.gunicorn import (
+    HOOKS,
     append_settings,
     effective_assignments,
+    SETTINGS,
     is_gunicorn_config_module,
     may_be_gunicorn_config,
+    module_assignments,
 )
 from ..options import Options
 from ..rule import Rule
@@ -50,6 +53,9 @@ class GunicornNoMaxRequests(Rule):
             f"set `max_requests = {MAX_REQUESTS}` and `max_requests_jitter = {JITTER}` so "
             "each worker is restarted before leaked memory piles up"
         )
+        names = set(module_assignments(tree))
+        if not statements and names & HOOKS and not names & SETTINGS:
+            return  # server hooks only: the settings are given on the command line
         if not statements:
             yield self.finding(
                 tree,  # the module itself: line 1, column 0
