@@ -29,7 +29,8 @@ from ..model.configs import (
     ConfigModel,
     ProductionValue,
 )
-from ..finding import Finding, FixSafety
+from ..finding import Finding, FixSafety, no_fix, unsafe_fix
+from ..scan import scan
 from ..options import Options
 from ..rule import Rule
 
@@ -52,6 +53,10 @@ class RecordQueriesInProduction(Rule):
     summary = "Flask-SQLAlchemy query recording switched on in a production config"
     triggers = ("RECORD_QUERIES", "DEBUG")
     fix_safety = FixSafety.UNSAFE
+    fix_reason = (
+        "with recording off, code that reads the recorded queries (`get_recorded_queries()`, "
+        "a debug toolbar, slow-query logging) gets none"
+    )
 
     @classmethod
     def applies_to(cls, text: str, path: str, options: Options) -> bool:
@@ -169,31 +174,93 @@ class RecordQueriesInProduction(Rule):
 
     # -- fix -----------------------------------------------------------------------------------
 
+    def fix_applicability(self, findings):
+        plans = self._fix_plans()
+        result = {}
+        for finding in findings:
+            plan = plans.get((finding.line, finding.col), "the fix does not handle this case")
+            if isinstance(plan, str):
+                result[finding] = no_fix(plan)
+            else:
+                result[finding] = unsafe_fix(self.fix_reason)
+        return result
+
+    def _fix_plans(self) -> dict[tuple[int, int], ast.AST | str]:
+        """Where each fixable finding's fix writes ``False``: the value, or the class that
+        inherits it (an override); a text when it cannot."""
+        plans: dict[tuple[int, int], ast.AST | str] = {}
+        configs = project_configs(self.model)
+        for inherited in inherited_across_modules(self.model, configs, RECORD_KEY):
+            plans[_position(inherited.klass.node)] = inherited.klass.node
+        for value in configs.production_values(DEBUG_KEY):
+            plans[_position(value.site)] = (
+                "DEBUG does more than record queries: read it from the environment instead"
+            )
+        for value in configs.production_values(RECORD_KEY):
+            if value.from_object is not None:
+                plans[_position(value.site)] = (
+                    f"`{value.config.name}` is loaded whole, and other configs may share it: set "
+                    "the value to False in a production subclass and load that"
+                )
+                continue
+            if value.inherited:
+                plans[_position(value.site)] = value.config.node
+                continue
+            assignment = _assignment_of(self.model, value.setting.value)
+            if assignment is not None and len(assignment.targets) > 1 and not _starts_its_line(
+                self.model, assignment
+            ):
+                plans[_position(value.site)] = (
+                    "the chained assignment shares its line with other code: split it first"
+                )
+            else:
+                plans[_position(value.site)] = value.setting.value
+        return plans
+
     def fix(self, context):
         """Set the recorded value to ``False``; for an inherited one, override it in the class.
 
-        Only findings still fixable are touched: ``from_object`` of a base class and ``DEBUG``
-        are left to the user (the value is shared with development configs, or DEBUG does
-        more than recording).
+        In a chained assignment (``SQLALCHEMY_RECORD_QUERIES = SQLALCHEMY_ECHO = True``) the
+        recording target leaves the chain for a line of its own, so the others keep the value.
+        Only the findings the run may fix are touched (``from_object`` of a base class and
+        ``DEBUG`` are never: the value is shared with development configs, or DEBUG does more
+        than recording).
         """
-        wanted = {(f.line, f.col) for f in context.findings if f.fixable}
+        plans = self._fix_plans()
         values: list[ast.expr] = []
         classes: list[ast.ClassDef] = []
-        configs = project_configs(context.model)
-        for inherited in inherited_across_modules(context.model, configs, RECORD_KEY):
-            if (inherited.klass.node.lineno, inherited.klass.node.col_offset) in wanted:
-                classes.append(inherited.klass.node)
-        for value in configs.production_values(RECORD_KEY):
-            site = (getattr(value.site, "lineno", 0), getattr(value.site, "col_offset", 0))
-            if value.from_object is not None or site not in wanted:
-                continue
-            if value.inherited:
-                classes.append(value.config.node)
-            else:
-                values.append(value.setting.value)
+        for finding in context.findings:
+            plan = plans.get((finding.line, finding.col))
+            if isinstance(plan, ast.ClassDef):
+                classes.append(plan)
+            elif isinstance(plan, ast.expr):
+                values.append(plan)
         if not values and not classes:
             return None
         return _apply_fix(context, values, classes)
+
+
+def _position(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+def _assignment_of(model, value: ast.expr) -> ast.Assign | None:
+    """The ``=`` statement whose value ``value`` is, if it is one."""
+    scope = model.scopes.scope_at(value.lineno)
+    for node in scan(scope).of(ast.Assign):
+        if node.value is value:
+            return node
+    return None
+
+
+def _starts_its_line(model, statement: ast.stmt) -> bool:
+    line = model.source.segment(statement.lineno, statement.lineno)
+    return not line.encode("utf-8")[: statement.col_offset].strip() and not any(
+        isinstance(other, ast.stmt) and other is not statement
+        and other.lineno <= statement.lineno <= (other.end_lineno or other.lineno)
+        and not isinstance(other, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        for other in scan(model.scopes.scope_at(statement.lineno)).nodes
+    )
 
 
 def _config_label(value: ProductionValue) -> str:
@@ -221,8 +288,19 @@ def _apply_fix(context, values: list[ast.expr], classes: list[ast.ClassDef]):
         elif isinstance(node, cst.ClassDef) and class_lines.get(start.line) == node.name.value:
             targets.add(node)
 
+    chained = {
+        node for node in context.positions
+        if isinstance(node, cst.SimpleStatementLine)
+        and any(
+            isinstance(small, cst.Assign) and len(small.targets) > 1 and small.value in targets
+            for small in node.body
+        )
+    }
+
     class SetFalse(cst.CSTTransformer):
         def on_leave(self, original_node, updated_node):
+            if original_node in chained:
+                return _split_chain(cst, original_node, targets)
             if original_node not in targets:
                 return updated_node
             if isinstance(updated_node, cst.ClassDef):
@@ -232,6 +310,29 @@ def _apply_fix(context, values: list[ast.expr], classes: list[ast.ClassDef]):
     if not targets:
         return None
     return context.module.visit(SetFalse())
+
+
+def _split_chain(cst, line, values):
+    """``A = SQLALCHEMY_RECORD_QUERIES = True`` -> ``A = True`` and, on the next line,
+    ``SQLALCHEMY_RECORD_QUERIES = False``: the other names keep their value."""
+    code = cst.Module([]).code_for_node
+    body, moved = [], []
+    for small in line.body:
+        if isinstance(small, cst.Assign) and len(small.targets) > 1 and small.value in values:
+            recording = [t for t in small.targets if RECORD_KEY in code(t.target)]
+            kept = [t for t in small.targets if t not in recording]
+            if not kept:
+                recording, kept = recording[:1], recording[1:]
+            moved += [target.target for target in recording]
+            small = small.with_changes(targets=kept)
+        body.append(small)
+    new_lines = [
+        cst.SimpleStatementLine(body=[cst.Assign(
+            targets=[cst.AssignTarget(target=target)], value=cst.Name("False"),
+        )])
+        for target in moved
+    ]
+    return cst.FlattenSentinel([line.with_changes(body=body), *new_lines])
 
 
 def _char_span(context, node: ast.expr) -> tuple[int, int, int, int]:

@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..finding import Finding, FixSafety
-from ..model.gunicorn import append_settings, effective_assignments, is_gunicorn_config
+from ..model.gunicorn import (
+    append_settings,
+    effective_assignments,
+    is_gunicorn_config,
+)
+from ..model.star_imports import settings_fix_applicability
 from ..options import Options
 from ..rule import Rule
 
@@ -31,6 +36,10 @@ class GunicornNoMaxRequests(Rule):
     summary = "Gunicorn config does not set max_requests: workers are never recycled"
     triggers = ()
     fix_safety = FixSafety.UNSAFE
+    fix_reason = (
+        f"workers then restart every {MAX_REQUESTS} requests or so: what a worker builds at "
+        "start-up or keeps in memory between requests is built again"
+    )
 
     @classmethod
     def applies_to(cls, text: str, path: str, options: Options) -> bool:
@@ -58,13 +67,20 @@ class GunicornNoMaxRequests(Rule):
                 f"memory any dependency leaks grows until the worker is killed; {advice}",
             )
 
+    def _settings_added(self) -> list[str]:
+        jitter, jitter_off = effective_assignments(self.model.tree, "max_requests_jitter")
+        if jitter and not jitter_off:
+            return ["max_requests"]
+        return ["max_requests", "max_requests_jitter"]
+
+    def fix_applicability(self, findings):
+        return settings_fix_applicability(self, findings, self._settings_added())
+
     def fix(self, context):
         if not context.findings:
             return None
-        tree = self.model.tree
         lines = [f"max_requests = {MAX_REQUESTS}"]
-        jitter, jitter_off = effective_assignments(tree, "max_requests_jitter")
-        if jitter and not jitter_off:
+        if self._settings_added() == ["max_requests"]:
             return append_settings(context.module, lines, COMMENT_WITHOUT_JITTER)
         lines.append(f"max_requests_jitter = {JITTER}")
         return append_settings(context.module, lines, COMMENT)
