@@ -62,7 +62,7 @@ def fix_allowed(rule: type[Rule], unsafe: bool) -> bool:
 
 
 def allowed_findings(findings: Iterable[Finding], unsafe: bool) -> list[Finding]:
-    return [finding for finding in findings if finding.fix is not None and finding.fix.allowed(unsafe)]
+    return [f for f in findings if f.fix is not None and f.fix.allowed(unsafe)]
 
 
 def fix_source(

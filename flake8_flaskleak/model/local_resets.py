@@ -23,6 +23,7 @@ from ..astutil import dotted_name
 from .file import FileModel
 from .teardowns import is_empty_value
 
+
 @dataclass
 class InitDefaults:
     """What a thread-local's ``__init__`` sets: empty defaults, and everything it sets."""
@@ -36,7 +37,9 @@ class InitDefaults:
         return attribute in self.literal or attribute in self.others or "*" in self.others
 
 
-def init_defaults(model: FileModel, constructor: ast.Call, imported_class: str | None) -> InitDefaults | str | None:
+def init_defaults(
+    model: FileModel, constructor: ast.Call, imported_class: str | None
+) -> InitDefaults | str | None:
     """The defaults of the class ``constructor`` makes; None for ``threading.local`` itself (no
     ``__init__``); a text when the class's ``__init__`` cannot be read."""
     class_name = dotted_name(constructor.func) or ""

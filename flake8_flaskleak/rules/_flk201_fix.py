@@ -199,7 +199,9 @@ def _is_dunder_assignment(statement: cst.CSTNode) -> bool:
         target = small.target
     else:
         return False
-    return isinstance(target, cst.Name) and target.value.startswith("__") and target.value.endswith("__")
+    if not isinstance(target, cst.Name):
+        return False
+    return target.value.startswith("__") and target.value.endswith("__")
 
 
 def _stdlib_logging_at(body: list[cst.BaseStatement], position: int) -> str | None:

@@ -179,7 +179,8 @@ def apply_session_fix(rule, context):
     for placement, expressions in sorted(groups.items(), key=lambda item: -item[0].line()):
         logger = teardown_fix.module_logger(model.tree)
         if logger is None:
-            logger = "current_app.logger" if placement.is_blueprint else f"{placement.receiver}.logger"
+            logger = ("current_app.logger" if placement.is_blueprint
+                      else f"{placement.receiver}.logger")
             needs_current_app = needs_current_app or placement.is_blueprint
         code = _teardown_code(placement, list(dict.fromkeys(expressions)), logger, taken)
         module = teardown_fix.insert_function(module, context.positions, placement, code)
@@ -201,7 +202,8 @@ def _teardown_code(placement: Placement, expressions: list[str], logger: str, ta
     ]
     if len(expressions) == 1:
         lines += [
-            '    """Remove the scoped session: a reused worker thread must not keep the last one."""',
+            '    """Remove the scoped session: a reused worker thread must not keep the last '
+            'one."""',
             "    try:",
             f"        {expressions[0]}.remove()",
             "    except Exception:",
@@ -209,7 +211,8 @@ def _teardown_code(placement: Placement, expressions: list[str], logger: str, ta
         ]
     else:
         lines += [
-            '    """Remove the scoped sessions: a reused worker thread must not keep the last ones."""',
+            '    """Remove the scoped sessions: a reused worker thread must not keep the last '
+            'ones."""',
             f"    for scoped in ({', '.join(expressions)}):",
             "        try:",
             "            scoped.remove()",

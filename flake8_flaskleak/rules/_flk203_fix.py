@@ -70,7 +70,7 @@ def plan_locals(model: FileModel, reports) -> dict[tuple[int, int], list[LocalPl
         plans = chosen[key]
         local = group[0].local
         for report in group:
-            position = (report.write.node.lineno, report.write.node.col_offset)
+            position = _position(report)
             if report.attribute == EVERYTHING:
                 result[position] = (f"its attributes are set with `setattr` under names known only "
                                     f"at run time: clear `{local.display()}` by hand")
@@ -166,7 +166,9 @@ def _expression_at(model: FileModel, local, placement: Placement) -> str | None:
     return None
 
 
-def local_fix_applicability(model, reports, findings: list[Finding]) -> dict[Finding, FixApplicability]:
+def local_fix_applicability(
+    model, reports, findings: list[Finding]
+) -> dict[Finding, FixApplicability]:
     plans = plan_locals(model, reports)
     result = {}
     for finding in findings:
@@ -195,11 +197,12 @@ def apply_local_fix(model, reports, context):
         plan = plans.get((finding.line, finding.col))
         if isinstance(plan, str) or plan is None:
             continue
-        attribute = next(r.attribute for r in reports
-                         if (r.write.node.lineno, r.write.node.col_offset) == (finding.line, finding.col))
+        position = (finding.line, finding.col)
+        attribute = next(r.attribute for r in reports if _position(r) == position)
         for local_plan in plan:
             wanted.setdefault(local_plan.placement, {})[local_plan.expression] = local_plan
-            attributes.setdefault((local_plan.placement, local_plan.expression), set()).add(attribute)
+            key = (local_plan.placement, local_plan.expression)
+            attributes.setdefault(key, set()).add(attribute)
     if not wanted:
         return None
     module = context.module
@@ -208,7 +211,8 @@ def apply_local_fix(model, reports, context):
     for placement, by_expression in sorted(wanted.items(), key=lambda item: -item[0].line()):
         logger = teardown_fix.module_logger(model.tree)
         if logger is None:
-            logger = "current_app.logger" if placement.is_blueprint else f"{placement.receiver}.logger"
+            logger = ("current_app.logger" if placement.is_blueprint
+                      else f"{placement.receiver}.logger")
             needs_current_app = needs_current_app or (
                 placement.is_blueprint and any(p.rerun_init for p in by_expression.values())
             )
@@ -243,7 +247,9 @@ def _teardown_code(placement: Placement, by_expression: dict[str, LocalPlan], at
             ]
             continue
         for attribute in plan.order:
-            if attribute not in wanted or attribute not in plan.resets and attribute not in plan.deletes:
+            if attribute not in wanted or (
+                attribute not in plan.resets and attribute not in plan.deletes
+            ):
                 continue
             if attribute in plan.resets:
                 lines.append(f"    {expression}.{attribute} = {plan.resets[attribute]}")
@@ -257,3 +263,7 @@ def _teardown_code(placement: Placement, by_expression: dict[str, LocalPlan], at
             else:
                 lines.append(f'    {expression}.__dict__.pop("{attribute}", None)')
     return "\n".join(lines) + "\n"
+
+
+def _position(report) -> tuple[int, int]:
+    return report.write.node.lineno, report.write.node.col_offset
