@@ -108,7 +108,6 @@ def plan_rewrite(binding: Binding, facts: BindingFacts, outcome: Outcome,
     if isinstance(refused, WithPlan):
         return refused
     last, drop_last = refused
-    plan = WithPlan(binding, safe_fix(""), last, drop_last)
     reason = (
         _scoped_registry(binding, module)
         or _outside_uses(binding, facts, last)
@@ -170,7 +169,9 @@ def _refusal(binding, facts, outcome, module) -> WithPlan | tuple[int, bool]:
 def _shares_line(block: list[ast.stmt], statement: ast.stmt) -> bool:
     end = statement.end_lineno or statement.lineno
     return any(
-        other is not statement and other.lineno <= end and (other.end_lineno or 0) >= statement.lineno
+        other is not statement
+        and other.lineno <= end
+        and (other.end_lineno or 0) >= statement.lineno
         for other in block
     )
 
@@ -244,13 +245,15 @@ def _is_plain_close(statement: ast.stmt, name: str) -> bool:
 
 
 def _inside(binding: Binding, last: int) -> set[int]:
-    return {id(node) for statement in binding.block[binding.index:last + 1] for node in ast.walk(statement)}
+    held = binding.block[binding.index:last + 1]
+    return {id(node) for statement in held for node in ast.walk(statement)}
 
 
 def _loop_around(binding: Binding) -> bool:
     """Whether a loop of the function holds the binding (a use above it can run after it)."""
     return any(
-        isinstance(node, LOOPS) and any(contains(s, binding.statement) for s in node.body + node.orelse)
+        isinstance(node, LOOPS)
+        and any(contains(s, binding.statement) for s in node.body + node.orelse)
         for node in walk_local(binding.function)
     )
 
@@ -267,8 +270,10 @@ def _outside_uses(binding: Binding, facts: BindingFacts, last: int) -> str | Non
         if isinstance(node.ctx, ast.Store):
             continue
         end = binding.block[last]
-        return (f"`{node.id}` is used on line {node.lineno}, after the `with` would have closed "
-                f"it (the block would end at line {end.end_lineno or end.lineno})")
+        what = (f"`{node.id}`" if node.id in facts.aliases
+                else f"`{node.id}`, computed from `{binding.name}`,")
+        return (f"{what} is used on line {node.lineno}, after the `with` would have closed "
+                f"`{binding.name}` (the block would end at line {end.end_lineno or end.lineno})")
     return None
 
 
@@ -304,7 +309,8 @@ def _loaded_objects_escape(binding: Binding, facts: BindingFacts, last: int) -> 
                 value = ast.Tuple(elts=_arguments(node), ctx=ast.Load())
             escaping = _escaping_names(value, loaded)
             if escaping:
-                verb = "returned" if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) else "stored"
+                returned = isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom))
+                verb = "returned" if returned else "stored"
                 what = (
                     f"an object loaded through `{binding.name}`" if escaping[0] in facts.followed
                     else f"`{escaping[0]}`, loaded through `{binding.name}`,"
@@ -340,7 +346,8 @@ def _async_function(binding: Binding) -> str | None:
         and requirement is not None
         and requirement.package == "SQLAlchemy"
     ):
-        return (f"`{binding.function.name}` is async: what `{dotted_name(binding.opener.call.func)}` "
+        opener = dotted_name(binding.opener.call.func)
+        return (f"`{binding.function.name}` is async: what `{opener}` "
                 "returns may be an asyncio object that needs `async with`")
     return None
 
@@ -371,7 +378,8 @@ def _library_support(binding: Binding, module: RewriteFacts) -> tuple[str, str |
         else f"the project pins no {requirement.package} version (pyproject.toml, setup.cfg, "
              "requirements*.txt, lock files)"
     )
-    return "", f"{requirement.what} is a context manager only from {requirement.package} {since} on and {pins}"
+    return "", (f"{requirement.what} is a context manager only from {requirement.package} "
+                f"{since} on and {pins}")
 
 
 # -- names ------------------------------------------------------------------------------------
