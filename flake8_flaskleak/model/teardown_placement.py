@@ -31,6 +31,7 @@ from .file import FileModel, module_name_for
 from .flask import APP_CLASSES, FLASK_ONLY_METHODS, EntryPoint
 from .imports import ImportResolver
 from .teardowns import ProjectNames
+from .text import words_pattern
 
 # The classes whose objects take ``teardown_app_request`` (a Flask-RESTX Namespace does not).
 BLUEPRINTS = {
@@ -143,14 +144,24 @@ class Placements:
         return found
 
     def _init_sites(self) -> list[Site]:
-        """``def init_app(app)``: a parameter used as an app."""
+        """``def init_app(app)``: a parameter used as an app (only the functions whose text
+        names ``init_app`` or a method only an app has are looked at)."""
         found = []
-        for function in self.flask.outer_functions():
+        outer = set(self.flask.outer_functions())
+        words = words_pattern(FLASK_ONLY_METHODS | {"init_app"})
+        mentioning = set()
+        for function in self.model.functions_mentioning(words):
+            while self.flask.info(function).parent is not None:  # a hook nested in it
+                function = self.flask.info(function).parent
+            if function in outer:
+                mentioning.add(function)
+        for function in sorted(mentioning, key=lambda f: f.lineno):
             parameters = [a.arg for a in function.args.posonlyargs + function.args.args]
             for parameter in parameters:
                 if parameter not in ("self", "cls") and _used_as_app(function, parameter):
                     klass = self.flask.info(function).klass
-                    found.append(Site(parameter, False, function, klass, None, tuple(function.body)))
+                    body = tuple(function.body)
+                    found.append(Site(parameter, False, function, klass, None, body))
                     break
         return found
 
@@ -297,7 +308,9 @@ class Placements:
             before = body[0]  # an init function: at its start
         return Placement(site, hook, anchor, before)
 
-    def readers(self, site: Site, reads: Callable[[FunctionNode], bool]) -> list[tuple[str, ast.stmt]]:
+    def readers(
+        self, site: Site, reads: Callable[[FunctionNode], bool]
+    ) -> list[tuple[str, ast.stmt]]:
         """(hook kind, registering statement of ``site.body``) of each teardown on ``site``
         that reads the object."""
         found = []
