@@ -20,9 +20,11 @@ from ..rule import Rule
 
 MAX_REQUESTS = 1000
 JITTER = 50
+# Comment lines stay within pycodestyle's 79 columns (E501).
 COMMENT = [
     f"# Recycle each worker after {MAX_REQUESTS} requests (plus a random 0-{JITTER}): memory that",
-    "# the app or any library leaks is given back, and workers do not all restart at once.",
+    "# the app or any library leaks is given back, and workers do not all restart",
+    "# at once.",
 ]
 COMMENT_WITHOUT_JITTER = [
     f"# Recycle each worker after {MAX_REQUESTS} requests (a value of 0 turns recycling off):",
