@@ -22,11 +22,7 @@ app = Flask(__name__)
 @app.teardown_appcontext
 def close_things(exception):
     print("closing")
-    raise_if_broken()
-
-
-def raise_if_broken():
-    pass
+    app.extensions["cache"].close()
 '''
 FILES_APP = '''\
 from flask import Flask
