@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from ..astutil import FunctionNode, dotted_name, string_value, walk
-from ..scan import scan
+from ..scan import scan, statements
 from .flask import TEARDOWN_HOOKS
 from .imports import ImportResolver
 from .text import words_pattern
