@@ -17,6 +17,17 @@ from .astutil import FunctionNode, walk
 from .model.teardown_placement import Placement
 
 LOGGER_NAMES = ("logger", "log", "LOGGER", "LOG", "_logger", "_log")
+# pycodestyle's line length: a teardown the fix writes adds no E501 where it can avoid it.
+MAX_LINE = 79
+
+
+def log_exception(indent: str, logger: str, arguments: str, column: int = 0) -> list[str]:
+    """``logger.exception(arguments)``, split over lines when it would be too long once the
+    code is indented to ``column`` (where the teardown goes)."""
+    line = f"{indent}{logger}.exception({arguments})"
+    if column + len(line) <= MAX_LINE:
+        return [line]
+    return [f"{indent}{logger}.exception(", f"{indent}    {arguments}", f"{indent})"]
 
 
 def defined_names(tree: ast.Module) -> set[str]:

@@ -359,3 +359,16 @@ def test_check_never_imports_libcst(tmp_path):
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert output.strip().endswith("NO-LIBCST"), output
+
+
+@pytest.mark.parametrize("path", fix_cases(), ids=lambda p: str(p.relative_to(FIX_FIXTURES)))
+def test_lines_a_fix_writes_fit_pycodestyle_length(path: Path):
+    """The fix adds no E501 but by re-indenting a line, or by rewriting a line that was already
+    too long (``x = open(...)  # a long comment`` becomes a ``with`` header)."""
+    original = decode_source(path.read_bytes()).splitlines()
+    fixed = decode_source(expected_path(path).read_bytes()).splitlines()
+    kept = {line.strip() for line in fixed}
+    replaced_long = [line for line in original if len(line) > 79 and line.strip() not in kept]
+    stripped = {line.strip() for line in original}
+    long_new = [line for line in fixed if len(line) > 79 and line.strip() not in stripped]
+    assert len(long_new) <= len(replaced_long), long_new

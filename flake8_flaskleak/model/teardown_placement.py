@@ -85,6 +85,13 @@ class Placement:
     def klass(self) -> ast.ClassDef | None:
         return self.site.klass
 
+    @property
+    def column(self) -> int:
+        """Where the teardown's ``def`` starts: 0 at module level, else the body's column."""
+        if self.function is None or not self.site.body:
+            return 0
+        return self.site.body[0].col_offset
+
     def line(self) -> int:
         statement = self.before or self.anchor
         return statement.lineno if statement is not None else 0

@@ -192,7 +192,7 @@ def apply_session_fix(rule, context):
 
 
 def _teardown_code(placement: Placement, expressions: list[str], logger: str, taken) -> str:
-    from ..teardown_fix import free_name  # imports libcst: only when fixing
+    from ..teardown_fix import free_name, log_exception  # imports libcst: only when fixing
 
     name = "remove_scoped_session" if len(expressions) == 1 else "remove_scoped_sessions"
     name = free_name(name, taken)
@@ -202,21 +202,23 @@ def _teardown_code(placement: Placement, expressions: list[str], logger: str, ta
     ]
     if len(expressions) == 1:
         lines += [
-            '    """Remove the scoped session: a reused worker thread must not keep the last '
-            'one."""',
+            '    """Remove the scoped session: the worker thread is reused."""',
             "    try:",
             f"        {expressions[0]}.remove()",
             "    except Exception:",
-            f'        {logger}.exception("could not remove scoped session {expressions[0]}")',
+            *log_exception(
+                " " * 8, logger, f'"could not remove scoped session %s", "{expressions[0]}"',
+                placement.column,
+            ),
         ]
     else:
         lines += [
-            '    """Remove the scoped sessions: a reused worker thread must not keep the last '
-            'ones."""',
+            '    """Remove the scoped sessions: the worker thread is reused."""',
             f"    for scoped in ({', '.join(expressions)}):",
             "        try:",
             "            scoped.remove()",
             "        except Exception:",
-            f'            {logger}.exception("could not remove a scoped session")',
+            *log_exception(" " * 12, logger, '"could not remove scoped session %r", scoped',
+                           placement.column),
         ]
     return "\n".join(lines) + "\n"

@@ -227,13 +227,13 @@ def apply_local_fix(model, reports, context):
 
 def _teardown_code(placement: Placement, by_expression: dict[str, LocalPlan], attributes,
                    taken, logger: str) -> str:
-    from ..teardown_fix import free_name  # imports libcst: only when fixing
+    from ..teardown_fix import free_name, log_exception  # imports libcst: only when fixing
 
     name = free_name("clear_thread_locals", taken)
     lines = [
         f"@{placement.receiver}.{placement.hook_name}",
         f"def {name}(exception=None):",
-        '    """Reset what this request stored on thread-locals: the worker thread is reused."""',
+        '    """Reset what this request left on thread-locals."""',
     ]
     for expression, plan in by_expression.items():
         wanted = attributes[(placement, expression)]
@@ -243,7 +243,10 @@ def _teardown_code(placement: Placement, by_expression: dict[str, LocalPlan], at
                 f"        {expression}.__dict__.clear()",
                 f"        {expression}.__init__()",
                 "    except Exception:",
-                f'        {logger}.exception("could not reset thread-local {expression}")',
+                *log_exception(
+                    " " * 8, logger, f'"could not reset thread-local %s", "{expression}"',
+                    placement.column,
+                ),
             ]
             continue
         for attribute in plan.order:
