@@ -77,3 +77,21 @@ def test_a_new_flake8_finding_fails_the_check(package, tmp_path):
     corpus_fix.flake8_not_worse(package, copy, ["shop/files.py"], outcome)
     assert outcome.flake8_delta == {"F401": 1}
     assert outcome.failures == ["flake8 F401: 1 more on the changed files"]
+
+
+def test_long_lines_a_fix_may_and_may_not_leave():
+    comment = "  # " + "the generated table of contents, kept beside the code that reads it"
+    original = {"app.py": {'index = open("toc.json")' + comment, "return index.read()"}}
+    before = [("app.py", 'index = open("toc.json")' + comment)]
+    rewritten = [("app.py", 'with open("toc.json") as index:' + comment)]
+    outcome = corpus_fix.Outcome("shop-1.0")
+    corpus_fix.long_lines_not_worse(before, rewritten, original, outcome)
+    assert outcome.failures == []  # stands for the long line it rewrote
+
+    moved = [("app.py", 'index = open("toc.json")' + comment)]
+    corpus_fix.long_lines_not_worse([], moved, original, outcome)
+    assert outcome.failures == []  # re-indented into a block
+
+    written = [("app.py", '"""Remove the scoped session: a reused worker thread must not keep it."""')]
+    corpus_fix.long_lines_not_worse([], written, original, outcome)
+    assert len(outcome.failures) == 1 and "a new long line the fix wrote" in outcome.failures[0]
