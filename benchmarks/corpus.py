@@ -2,6 +2,7 @@
 
     python benchmarks/corpus.py [--cache DIR] [--only NAME ...] [--kind application|extension]
     python benchmarks/corpus.py --list-flask-files [--only NAME ...]
+    python benchmarks/corpus.py --fix [--only NAME ...]
 
 Downloads each release's wheel from PyPI (pure-Python, so nothing is built or run) into a cache
 folder outside the repository (default ``~/.cache/flake8-flaskleak-corpus``), unpacks its ``.py``
@@ -14,6 +15,11 @@ disagreement (and, with ``--fail-on-untriaged``, on any finding not in the triag
 After the run, the findings are held against the triage file (``benchmarks/triage.tsv``, see
 ``triage.py``): precision overall and per rule, findings not yet triaged, and triaged findings
 that are no longer reported (true positives lost, false positives fixed).
+
+With ``--fix``, every fix is applied to a copy of each package instead, and the result checked
+(``corpus_fix.py``): the counts promised are the counts applied, every changed file compiles, a
+second run changes nothing, flake8's own findings do not get worse, and ``check`` no longer
+reports what was fixed.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import corpus_fix
 import triage
 
 APPLICATION = "application"
@@ -249,10 +256,15 @@ def main() -> int:
                         help="exit 1 when a finding is not triaged")
     parser.add_argument("--fail-on-recall-loss", action="store_true",
                         help="exit 1 when a finding triaged TP is no longer reported")
+    parser.add_argument("--fix", action="store_true",
+                        help="apply every fix to a copy of each package and check the result "
+                             "(see corpus_fix.py) instead of triaging findings")
     args = parser.parse_args()
     packages = selected(args)
     if args.list_flask_files:
         return list_flask_files(packages, args.cache)
+    if args.fix:
+        return corpus_fix.run(packages, fetch, args.cache)
     try:
         verdicts = triage.read(args.triage)
     except triage.TriageError as error:

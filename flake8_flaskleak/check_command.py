@@ -104,7 +104,7 @@ def findings_of_text(
     everything: list[Finding] = []
     if not skipped:
         tree = parse_text(text, path)
-        everything = analyse(tree, text, path, options, rules)
+        everything = analyse(tree, text, path, options, rules, with_fixes=True)
     internal = [finding for finding in everything if finding.code == INTERNAL_ERROR_CODE]
     everything = [finding for finding in everything if finding.code != INTERNAL_ERROR_CODE]
     findings, _ = split_suppressed(everything, text)

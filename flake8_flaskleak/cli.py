@@ -29,7 +29,14 @@ from .check_command import (
 )
 from .discovery import STDIN, collect_files, writable_files
 from .engine import ALL_RULES, RULES_BY_CODE
-from .fix_command import describe_counts, fix_job, fix_summary, unified_diff
+from .fix_command import (
+    describe_counts,
+    fix_job,
+    fix_notes,
+    fix_summary,
+    unified_diff,
+    uses_cr_line_endings,
+)
 from .fixer import FileReport
 from .noqa import StaleNoqaRule
 from .options import OPTION_SPECS, split_list
@@ -391,10 +398,10 @@ def run_fixes(
     is left in check's format (and its summary) instead of fix's."""
     only_show = arguments.diff or getattr(arguments, "check", False)
     write = not only_show
-    notes: list[str] = []
-    if write:
-        kept, notes = writable_files([job.path for job in jobs], arguments.paths or ["."])
-        jobs = [job for job in jobs if job.path in set(kept)]
+    # Files outside the paths given (a symlink's target) are never written, so they are not
+    # offered by --check or --diff either.
+    kept, notes = writable_files([job.path for job in jobs], arguments.paths or ["."])
+    jobs = [job for job in jobs if job.path in set(kept)]
     worker = partial(
         fix_job, unsafe=arguments.unsafe_fixes, write=write,
         show_source=getattr(arguments, "show_source", False),
@@ -407,6 +414,7 @@ def run_fixes(
     stdin_job = next((job for job in jobs if job.path == STDIN), None)
     located: list[Located] = []
     source_errors: list[tuple[str, SourceError]] = []
+    explain = only_show or arguments.show_fixes
     for report in reports:
         if report.source_error is not None:
             failed = True
@@ -414,15 +422,22 @@ def run_fixes(
             print(f"{report.path}:{report.source_error}", file=sys.stderr)
         for message in report.errors:
             print(message, file=sys.stderr)
+        failed = failed or report.write_failed
         failed = failed or any("internal error" in message for message in report.errors)
         located.extend(report.located)
         if report.changed and arguments.diff:
             sys.stdout.write(unified_diff(report))
+            if uses_cr_line_endings(report):
+                print(f"{report.path}: its lines end with CR alone; the diff shows them ended "
+                      "by LF", file=sys.stderr)
         elif report.changed and only_show:
             print(f"would fix {report.path}: {describe_counts(report.applied)}")
         elif report.changed and arguments.show_fixes:
             print(f"fixed {report.path}: {describe_counts(report.applied)}",
                   file=sys.stderr if check_output else sys.stdout)
+        if explain:
+            for line in fix_notes(report, written=report.written, unsafe=arguments.unsafe_fixes):
+                print(line, file=sys.stderr)
         if stdin_job is not None and report.path == stdin_job.display and write:
             sys.stdout.buffer.write(report.fixed)  # standard input comes back fixed
             sys.stdout.flush()

@@ -50,35 +50,19 @@ def import_block(body: Sequence[cst.BaseStatement]) -> tuple[int, int]:
     return start, end
 
 
-def module_import_alias(
-    body: Sequence[cst.BaseStatement], module_name: str
-) -> tuple[str, int] | None:
-    """``(name it is bound to, statement index)`` for a top-level ``import module_name``."""
-    for index, statement in enumerate(body):
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
-        for small in statement.body:
-            if isinstance(small, cst.Import):
-                for alias in small.names:
-                    if _dotted(alias.name) == module_name:
-                        bound = alias.asname.name if alias.asname else module_name
-                        if isinstance(bound, cst.Name):
-                            bound = bound.value
-                        return str(bound), index
-    return None
-
-
 def add_stdlib_import(
-    body: Sequence[cst.BaseStatement], module_name: str
+    body: Sequence[cst.BaseStatement], module_name: str, alias: str | None = None
 ) -> tuple[list[cst.BaseStatement], int]:
-    """Insert ``import module_name`` where isort would put it in the top import block.
+    """Insert ``import module_name`` (``as alias``) where isort would put it in the top import
+    block.
 
     Returns the new body and the index of the inserted statement.
     """
     body = list(body)
     start, end = import_block(body)
+    asname = cst.AsName(name=cst.Name(alias)) if alias else None
     new_import = cst.SimpleStatementLine(
-        body=[cst.Import(names=[cst.ImportAlias(name=cst.Name(module_name))])]
+        body=[cst.Import(names=[cst.ImportAlias(name=cst.Name(module_name), asname=asname)])]
     )
     position, new_section = end, False
     for index in range(start, end):

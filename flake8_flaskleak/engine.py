@@ -7,10 +7,11 @@ Nothing here parses: the flake8 plugin hands over the tree flake8 already built,
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 from collections.abc import Iterable
 
-from .finding import Finding
+from .finding import Finding, no_fix
 from .model.file import FileModel, is_test_path
 from .model.module_facts import has_entry_signals
 from .model.project import ProjectIndex, find_root, prebuild, project_for
@@ -104,11 +105,14 @@ def analyse(
     options: Options | None = None,
     rules: Iterable[type[Rule]] = ALL_RULES,
     project: ProjectIndex | None | bool = True,
+    with_fixes: bool = False,
 ) -> list[Finding]:
     """All findings for one parsed file, sorted by position.
 
     ``project``: True looks up the whole-project index for the file (when the option is on and
-    the file is in a project); None analyses the file alone.
+    the file is in a project); None analyses the file alone. ``with_fixes``: also say, per
+    finding, what its fix would do (``Finding.fix``); the ``flaskleak`` command asks for it,
+    the flake8 plugin never pays for it.
     """
     options = options or Options()
     active = rules_for(text, path, options, rules)
@@ -124,7 +128,7 @@ def analyse(
             continue  # the rule reports request-time code, and this file has none
         try:
             # deep but valid code (generated modules) gets a second try with a larger stack
-            findings.update(retry_with_deep_stack(_run_rule, rule, model))
+            findings.update(retry_with_deep_stack(_run_rule, rule, model, with_fixes))
         except Exception as error:  # a bug in a rule: the other rules still run on the file
             if os.environ.get("FLASKLEAK_STRICT"):
                 raise
@@ -144,5 +148,20 @@ def resolve_project(path: str, options: Options, project) -> ProjectIndex | None
         return None
 
 
-def _run_rule(rule: type[Rule], model: FileModel) -> list[Finding]:
-    return list(rule(model).check())
+def _run_rule(rule: type[Rule], model: FileModel, with_fixes: bool = False) -> list[Finding]:
+    instance = rule(model)
+    findings = list(instance.check())
+    if not with_fixes or not findings:
+        return findings
+    try:
+        plans = instance.fix_applicability(findings)
+    except Exception as error:  # a bug in planning a fix must not cost the findings
+        if os.environ.get("FLASKLEAK_STRICT"):
+            raise
+        reason = no_fix(
+            f"internal error while planning the {rule.code} fix: {type(error).__name__} "
+            "(a bug in flake8-flaskleak, please report it)"
+        )
+        plans = {finding: reason for finding in findings}
+    fallback = no_fix(f"{rule.code} has no automatic fix")
+    return [dataclasses.replace(f, fix=plans.get(f, fallback)) for f in findings]

@@ -78,6 +78,14 @@ def parse_for_fixing(source: bytes) -> cst.Module:
     return module
 
 
+def keep_final_line_break(source: bytes, fixed: bytes) -> bytes:
+    """libcst drops the last line break of a file whose lines end with CR alone (it parses
+    ``b"x = 1\\r"`` as a module without a trailing newline): put it back."""
+    if source.endswith(b"\r") and not fixed.endswith((b"\r", b"\n")):
+        return fixed + b"\r"
+    return fixed
+
+
 def _contains(outer, inner) -> bool:
     return (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column) and (
         outer.end.line,

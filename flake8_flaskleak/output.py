@@ -8,7 +8,15 @@ from collections.abc import Sequence
 
 from .engine import RULES_BY_CODE
 from .finding import FixSafety
-from .report import PSEUDO_RULES, Located, render_github, render_json, render_sarif, render_text
+from .report import (
+    PSEUDO_RULES,
+    Located,
+    applicability,
+    render_github,
+    render_json,
+    render_sarif,
+    render_text,
+)
 from .source import SourceError
 
 
@@ -19,9 +27,9 @@ def flake8_order(located: Sequence[Located]) -> list[Located]:
     ))
 
 
-def fix_safety(code: str) -> FixSafety | None:
-    rule = RULES_BY_CODE.get(code)
-    return rule.fix_safety if rule is not None else None
+def fix_safety(item: Located) -> FixSafety | None:
+    """What ``fix`` does with this finding: safe, unsafe (with --unsafe-fixes) or None."""
+    return applicability(item.finding).safety
 
 
 def render_findings(
@@ -44,7 +52,7 @@ def render_findings(
     for item in located:
         text = render_text([item]).rstrip("\n")
         if show_fixes:
-            safety = fix_safety(item.finding.code)
+            safety = fix_safety(item)
             if safety is FixSafety.SAFE:
                 text += " [*]"
             elif safety is FixSafety.UNSAFE:
@@ -79,8 +87,8 @@ def summary_line(located: Sequence[Located], files_checked: int, unsafe_fixes: b
     files = len({item.path for item in located})
     if not located:
         return f"flaskleak: no findings ({files_checked} file{'s' * (files_checked != 1)} checked)"
-    safe = sum(1 for item in located if fix_safety(item.finding.code) is FixSafety.SAFE)
-    unsafe = sum(1 for item in located if fix_safety(item.finding.code) is FixSafety.UNSAFE)
+    safe = sum(1 for item in located if fix_safety(item) is FixSafety.SAFE)
+    unsafe = sum(1 for item in located if fix_safety(item) is FixSafety.UNSAFE)
     fixable = safe + unsafe if unsafe_fixes else safe
     details = []
     if fixable:

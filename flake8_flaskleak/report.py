@@ -12,7 +12,7 @@ from urllib.parse import quote
 from . import __version__
 from .pages import PROJECT_URL, full_description, rule_page, rule_url
 from .engine import INTERNAL_ERROR_CODE, INTERNAL_ERROR_NAME, RULES_BY_CODE
-from .finding import Finding
+from .finding import Finding, FixApplicability, no_fix
 from .noqa import StaleNoqaRule
 from .rule import Rule
 from .source import SourceError
@@ -50,6 +50,23 @@ def fix_kind(rule: type[Rule]) -> str | None:
     return rule.fix_safety.value if rule.fix_safety is not None else None
 
 
+def applicability(finding: Finding) -> FixApplicability:
+    """What the fix does with this finding (``Finding.fix``), or, for a finding analysed
+    without it, what its rule's fix kind says."""
+    if finding.fix is not None:
+        return finding.fix
+    rule = RULES_BY_CODE.get(finding.code)
+    if rule is None or rule.fix_safety is None:
+        return no_fix(f"{finding.code} has no automatic fix")
+    return FixApplicability(rule.fix_safety, rule.fix_reason)
+
+
+def fix_json(finding: Finding) -> dict:
+    """``{"applicability": "safe"|"unsafe"|"none", "reason": ...}``, as ruff's ``fix``."""
+    fix = applicability(finding)
+    return {"applicability": fix.label, "reason": fix.reason}
+
+
 def render_text(results: Sequence[Located]) -> str:
     return "".join(
         f"{item.path}:{item.finding.line}:{item.finding.col + 1}: {item.finding.flake8_text()}\n"
@@ -69,7 +86,7 @@ def render_json(results: Sequence[Located]) -> str:
                 "code": item.finding.code,
                 "name": rule.name if rule else None,
                 "message": item.finding.message,
-                "fix": fix_kind(rule) if rule else None,
+                "fix": fix_json(item.finding),
                 "url": rule_url(rule) if rule else None,
             }
         )
@@ -163,6 +180,7 @@ def render_sarif(
         }
         if item.finding.code in index:
             result["ruleIndex"] = index[item.finding.code]
+        result["properties"] = {"fix": fix_json(item.finding)}
         sarif_results.append(result)
     notifications = [
         {

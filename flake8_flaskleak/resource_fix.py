@@ -6,11 +6,14 @@
     result = conn.execute(query)      ->          result = conn.execute(query)
     return jsonify(rows(result))                  return jsonify(rows(result))
 
-The statement nodes are moved, not re-printed, into the ``with`` block, so libcst re-indents
-them with the block's own indentation (tabs, two spaces) and keeps their comments and the
-file's newlines. A trailing ``name.close()`` is removed (its comments are kept). Openers whose
-own ``with`` does not close them (``sqlite3.connect``, ``raw_connection``) are wrapped in
-``contextlib.closing``, importing it when the module does not.
+Which bindings are rewritten, and how far the block reaches, is decided without libcst by
+``model/with_rewrite.py`` (the same plans say, per finding, whether the fix is safe); this
+module only carries out the plans of the findings the run may fix. The statement nodes are
+moved, not re-printed, into the ``with`` block, so libcst re-indents them with the block's own
+indentation (tabs, two spaces) and keeps their comments and the file's newlines. A trailing
+``name.close()`` is removed (its comments are kept). Openers whose own ``with`` does not close
+them (``sqlite3.connect``, ``raw_connection``) are wrapped in ``contextlib.closing``, importing
+it when the module does not.
 
 Imported only by the rules' ``fix()`` methods: it loads libcst.
 """
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from .fixes import FixContext
+from .model.with_rewrite import with_plans
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,28 @@ class WithTarget:
     last_line: int  # the first line of the last statement the ``with`` holds
     drop_last: bool  # the last statement is ``name.close()``: remove it
     needs_closing: bool  # wrap the opener in contextlib.closing(...)
+
+
+def fix_bindings(rule, context: FixContext) -> cst.Module | None:
+    """Rewrite each binding of ``rule`` (FLK401, FLK402) among ``context.findings`` into a
+    ``with``, as its plan says."""
+    plans = with_plans(rule)
+    targets = []
+    for finding in context.findings:
+        plan = plans.get((finding.line, finding.col))
+        if plan is None or plan.fix.safety is None:
+            continue
+        binding = plan.binding
+        targets.append(
+            WithTarget(
+                name=binding.name,
+                first_line=binding.statement.lineno,
+                last_line=binding.block[plan.last].lineno,
+                drop_last=plan.drop_last,
+                needs_closing=binding.opener.needs_closing,
+            )
+        )
+    return apply_with_fix(context, targets)
 
 
 def apply_with_fix(context: FixContext, targets: Sequence[WithTarget]) -> cst.Module | None:

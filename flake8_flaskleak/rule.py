@@ -3,8 +3,11 @@
 A rule is a small class in its own module under ``flake8_flaskleak/rules/``: its code, name,
 one-line summary, the strings a file must contain for the rule to have anything to find
 (``triggers``), and ``check()``, which yields findings. A rule that can rewrite what it finds
-also sets ``fix_safety`` and implements ``fix()`` on a libcst tree; libcst is only ever loaded
-for files that have such a finding.
+also sets ``fix_safety`` (the most its fix can be) and implements ``fix()`` on a libcst tree;
+libcst is only ever loaded for files that have such a finding. ``fix_applicability()`` says,
+per finding, whether the fix can rewrite it and how safely, with the reason: the ``flaskleak``
+command shows it and ``fix`` applies exactly what it promises (a rule's ``fix()`` is only ever
+given the findings it may rewrite).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import ast
 from collections.abc import Iterator
 from typing import ClassVar
 
-from .finding import Finding, FixSafety
+from .finding import Finding, FixApplicability, FixSafety, no_fix
 from .model.file import FileModel
 from .options import Options
 
@@ -24,6 +27,8 @@ class Rule:
     summary: ClassVar[str]  # one line for `flaskleak rules`
     triggers: ClassVar[tuple[str, ...]]  # the file text must contain one for the rule to run
     fix_safety: ClassVar[FixSafety | None] = None
+    # Why the fix has that safety, for findings the rule does not judge one by one.
+    fix_reason: ClassVar[str] = ""
     # A rule that only reports what request-time code does is skipped, before the model is
     # built, on files that can hold none (``FileModel.request_code_possible``).
     request_time_only: ClassVar[bool] = False
@@ -35,8 +40,31 @@ class Rule:
         raise NotImplementedError
 
     def fix(self, context):  # context: fixes.FixContext
-        """Rewrite this rule's findings in ``context.module``; return the new module or None."""
+        """Rewrite this rule's findings in ``context.module``; return the new module or None.
+
+        ``context.findings`` holds only the findings this run may rewrite (their ``fix`` is
+        allowed); every one of them must be rewritten, the others left alone.
+        """
         return None
+
+    def fix_applicability(self, findings: list[Finding]) -> dict[Finding, FixApplicability]:
+        """What the fix would do with each of this rule's findings in this file (no libcst).
+
+        The default: the rule's ``fix_safety`` and ``fix_reason`` for the findings its check
+        marked ``fixable``. A rule whose fix must prove something per finding overrides this.
+        """
+        result = {}
+        for finding in findings:
+            if self.fix_safety is None:
+                result[finding] = no_fix(f"{self.code} has no automatic fix")
+            elif finding.fixable:
+                result[finding] = FixApplicability(self.fix_safety, self.fix_reason)
+            else:
+                result[finding] = no_fix(self.not_fixable_reason(finding))
+        return result
+
+    def not_fixable_reason(self, finding: Finding) -> str:
+        return "the fix does not handle this case: the message says what to do"
 
     def finding(self, node: ast.AST, message: str) -> Finding:
         return Finding(

@@ -1,133 +1,33 @@
-"""Adding a teardown function to a module: where it can be registered, and the libcst insertion.
+"""Adding a teardown function to a module: the libcst insertion.
 
 Shared by the fixes that clean per-thread state up at the end of a request (FLK202 removes
-scoped sessions, FLK203 deletes thread-local attributes). A teardown can be registered where an
-app or blueprint is in reach:
-
-* on a module-level app or blueprint (``app = Flask(__name__)``): a decorated function is added
-  at module level after the app and the objects it cleans up are defined;
-* inside an app factory, after the app is created (before its ``return app``);
-* inside an ``init_app(app)``-style function, whose parameter is used as an app there.
-
-The fixes only decide *what* the teardown does; this module decides *where* it goes.
+scoped sessions, FLK203 resets thread-local attributes). Where the function goes — which app or
+blueprint, which hook, after and before which statements — is decided without libcst by
+``model/teardown_placement.py``; the fixes decide what the teardown does. This module inserts
+the code where a ``Placement`` says, with the blank lines pycodestyle expects around it.
 """
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 
 import libcst as cst
 
-from .astutil import FunctionNode, dotted_name, walk
-from .model.flask import BLUEPRINT_CLASSES, FLASK_ONLY_METHODS, FlaskModel
-from .model.file import FileModel
+from .astutil import FunctionNode, walk
+from .model.teardown_placement import Placement
 
 LOGGER_NAMES = ("logger", "log", "LOGGER", "LOG", "_logger", "_log")
+# pycodestyle's line length: a teardown the fix writes adds no E501 where it can avoid it.
+MAX_LINE = 79
 
 
-@dataclass(frozen=True)
-class Placement:
-    """A place a teardown can be registered: a receiver (app or blueprint) and a body to go in."""
-
-    receiver: str  # the name the decorator is written on: ``app``, ``bp``
-    is_blueprint: bool
-    function: FunctionNode | None  # None: module level
-    klass: ast.ClassDef | None  # the class ``function`` is a method of, if any
-    anchor: ast.stmt | None  # insert after this statement of the body (None: see before)
-    before: ast.stmt | None  # insert before this statement (a trailing ``return app``)
-
-    def hook(self, app_hook: str) -> str:
-        """Blueprints have no ``teardown_appcontext``/``teardown_request`` for the whole app."""
-        return "teardown_app_request" if self.is_blueprint else app_hook
-
-
-def find_placements(model: FileModel) -> list[Placement]:
-    """Where a teardown could be registered in this module, best first."""
-    flask = model.flask
-    placements = _module_level(model) + _in_factories(flask) + _in_init_functions(flask)
-    return placements
-
-
-def _module_level(model: FileModel) -> list[Placement]:
-    flask = model.flask
-    apps: list[Placement] = []
-    blueprints: list[Placement] = []
-    for statement in model.tree.body:
-        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
-            continue
-        target = statement.targets[0]
-        if not isinstance(target, ast.Name) or target.id not in flask.app_names:
-            continue
-        is_blueprint = _is_blueprint_value(flask, statement.value)
-        placement = Placement(target.id, is_blueprint, None, None, statement, None)
-        (blueprints if is_blueprint else apps).append(placement)
-    return apps + blueprints
-
-
-def _is_blueprint_value(flask: FlaskModel, value: ast.expr) -> bool:
-    if not isinstance(value, ast.Call):
-        return False
-    return flask.imports.qualified_name(value.func) in BLUEPRINT_CLASSES
-
-
-def _in_factories(flask: FlaskModel) -> list[Placement]:
-    found = []
-    for name in sorted(flask.factories):
-        function = flask.module_functions.get(name)
-        if function is None:
-            continue
-        for statement in function.body:
-            if (
-                isinstance(statement, ast.Assign)
-                and len(statement.targets) == 1
-                and isinstance(statement.targets[0], ast.Name)
-                and statement.targets[0].id in flask.app_names
-            ):
-                receiver = statement.targets[0].id
-                before = _trailing_return(function, receiver)
-                is_blueprint = _is_blueprint_value(flask, statement.value)
-                found.append(Placement(receiver, is_blueprint, function, None, statement, before))
-                break
-    return found
-
-
-def _in_init_functions(flask: FlaskModel) -> list[Placement]:
-    """``def init_app(app): app.before_request(...)``: a parameter used as an app."""
-    found = []
-    for function in flask.outer_functions():
-        info = flask.info(function)
-        parameters = [a.arg for a in function.args.posonlyargs + function.args.args]
-        for parameter in parameters:
-            if parameter in ("self", "cls") or not _used_as_app(function, parameter):
-                continue
-            before = _trailing_return(function, None)
-            anchor = None if before is not None else function.body[-1]
-            found.append(Placement(parameter, False, function, info.klass, anchor, before))
-            break
-    return found
-
-
-def _used_as_app(function: FunctionNode, parameter: str) -> bool:
-    if function.name == "init_app" and parameter == "app":
-        return True
-    for node in walk(function):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in FLASK_ONLY_METHODS
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == parameter
-        ):
-            return True
-    return False
-
-
-def _trailing_return(function: FunctionNode, name: str | None) -> ast.stmt | None:
-    last = function.body[-1]
-    if isinstance(last, ast.Return) and (name is None or dotted_name(last.value) == name):
-        return last
-    return None
+def log_exception(indent: str, logger: str, arguments: str, column: int = 0) -> list[str]:
+    """``logger.exception(arguments)``, split over lines when it would be too long once the
+    code is indented to ``column`` (where the teardown goes)."""
+    line = f"{indent}{logger}.exception({arguments})"
+    if column + len(line) <= MAX_LINE:
+        return [line]
+    return [f"{indent}{logger}.exception(", f"{indent}    {arguments}", f"{indent})"]
 
 
 def defined_names(tree: ast.Module) -> set[str]:

@@ -272,8 +272,7 @@ def two_apps(tmp_path: Path) -> Path:
 def test_summary_line(two_apps):
     result = flaskleak("check", ".", cwd=two_apps)
     assert result.stderr.splitlines()[-1] == (
-        "flaskleak: 4 findings in 4 files (2 fixable with `flaskleak fix`; "
-        "1 more with --unsafe-fixes)"
+        "flaskleak: 4 findings in 4 files (3 with --unsafe-fixes)"
     )
     result = flaskleak("check", "--unsafe-fixes", ".", cwd=two_apps)
     assert result.stderr.splitlines()[-1].endswith(
@@ -305,7 +304,7 @@ def test_statistics_show_source_and_show_fixes(two_apps):
         "1     FLK201 teardown-can-raise",
         "1     FLK301 global-mutable-grows-in-request",
     ]
-    assert result.stdout.splitlines()[0].endswith(" [*]")
+    assert result.stdout.splitlines()[0].endswith(" [*unsafe]")
     assert not result.stdout.splitlines()[3].endswith("]")
     result = flaskleak("check", "--statistics", "--format", "json", ".", cwd=two_apps)
     assert result.returncode == 2 and "--format text" in result.stderr
@@ -314,16 +313,20 @@ def test_statistics_show_source_and_show_fixes(two_apps):
 def test_check_fix_diff_and_unsafe_fixes(two_apps):
     before = (two_apps / "teardown.py").read_text()
     result = flaskleak("check", "--diff", "teardown.py", cwd=two_apps)
+    assert (result.returncode, result.stdout) == (0, "")  # the FLK201 fix is unsafe: no diff
+    result = flaskleak("check", "--diff", "--unsafe-fixes", "teardown.py", cwd=two_apps)
     assert result.returncode == 1 and "+++ b/teardown.py" in result.stdout
     assert (two_apps / "teardown.py").read_text() == before
     result = flaskleak("check", "--fix", "--show-fixes", "teardown.py", "gunicorn.conf.py",
                        cwd=two_apps)
-    assert result.returncode == 1  # the unsafe FLK501 fix is left
-    assert [code for *_, code in reported(result.stdout)] == ["FLK501"]
+    assert result.returncode == 1  # both fixes are unsafe: left
+    assert [code for *_, code in reported(result.stdout)] == ["FLK501", "FLK201"]
+    assert (two_apps / "teardown.py").read_text() == before
+    result = flaskleak("check", "--fix", "--unsafe-fixes", "--show-fixes", "teardown.py",
+                       "gunicorn.conf.py", cwd=two_apps)
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
     assert "fixed teardown.py: FLK201" in result.stderr
     assert "try:" in (two_apps / "teardown.py").read_text()
-    result = flaskleak("check", "--fix", "--unsafe-fixes", "gunicorn.conf.py", cwd=two_apps)
-    assert (result.returncode, result.stdout) == (0, ""), result.stderr
     assert "max_requests" in (two_apps / "gunicorn.conf.py").read_text()
 
 
@@ -351,8 +354,8 @@ def test_standard_input_for_editors(two_apps):
     assert reported(result.stdout) == [("deploy/gunicorn.conf.py", 1, "FLK501")], result.stderr
     result = flaskleak("check", "-", cwd=two_apps, stdin=source)  # no name: not a Gunicorn config
     assert (result.returncode, result.stdout) == (0, "")
-    result = flaskleak("fix", "--stdin-filename", "teardown.py", "-", cwd=two_apps,
-                       stdin=TEARDOWN_APP)
+    result = flaskleak("fix", "--unsafe-fixes", "--stdin-filename", "teardown.py", "-",
+                       cwd=two_apps, stdin=TEARDOWN_APP)
     assert result.returncode == 0 and "    try:\n        close_things()\n" in result.stdout
     assert (two_apps / "teardown.py").read_text() == TEARDOWN_APP  # stdin is not the file
 

@@ -76,7 +76,7 @@ def test_check_text_format_and_skipped_directories(project):
         "first) and turns the request into a 500; wrap its body in try/except Exception that "
         "calls logger.exception"
     ]
-    assert result.stderr == "flaskleak: 1 finding in 1 file (1 fixable with `flaskleak fix`)\n"
+    assert result.stderr == "flaskleak: 1 finding in 1 file (1 with --unsafe-fixes)\n"
 
 
 def test_check_clean_exits_0(project):
@@ -93,7 +93,8 @@ def test_check_json(project):
     [item] = json.loads(result.stdout)
     assert item["path"] == "app.py" and item["line"] == 8 and item["column"] == 5
     assert item["code"] == "FLK201" and item["name"] == "teardown-can-raise"
-    assert item["fix"] == "safe" and item["url"].startswith(RULES_BASE_URL)
+    assert item["fix"]["applicability"] == "unsafe" and "500" in item["fix"]["reason"]
+    assert item["url"].startswith(RULES_BASE_URL)
     assert "shutdown_session" in item["message"]
 
 
@@ -258,7 +259,8 @@ def test_options_from_pyproject_and_flags(tmp_path):
 
 
 def copy_fix_fixtures(destination: Path) -> dict[str, bytes]:
-    """The FLK201 fix inputs copied to ``destination``; returns name -> expected bytes."""
+    """The FLK201 fix inputs copied to ``destination``; returns name -> expected bytes (with
+    ``--unsafe-fixes``: the FLK201 fix is unsafe)."""
     expected = {}
     for path in sorted(FLK201_FIXES.glob("*.py")):
         if path.name.endswith(".expected.py"):
@@ -280,31 +282,38 @@ def test_fix_diff_writes_nothing(tmp_path):
     copy_fix_fixtures(tmp_path)
     before = snapshot(tmp_path)
     result = flaskleak("fix", "--diff", ".", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr  # only unsafe fixes
+    assert "seed_004_bare_teardown.py:11:5: FLK201 not fixed (unsafe, needs --unsafe-fixes): " \
+        "the `try` turns an exception" in result.stderr
+    result = flaskleak("fix", "--diff", "--unsafe-fixes", ".", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert snapshot(tmp_path) == before
     assert "--- a/seed_004_bare_teardown.py\n+++ b/seed_004_bare_teardown.py\n" in result.stdout
     assert "+    try:\n" in result.stdout and "+import logging\n" in result.stdout
-    assert "would fix" in result.stderr
+    assert "seed_004_bare_teardown.py:11:5: FLK201 would fix (unsafe): " in result.stderr
 
 
 def test_fix_check_writes_nothing_then_fix_writes_the_expected_bytes(tmp_path):
     expected = copy_fix_fixtures(tmp_path)
     before = snapshot(tmp_path)
-    result = flaskleak("fix", "--check", ".", cwd=tmp_path)
+    result = flaskleak("fix", "--check", "--unsafe-fixes", ".", cwd=tmp_path)
     assert result.returncode == 1
     assert snapshot(tmp_path) == before
     assert "would fix seed_004_bare_teardown.py: FLK201" in result.stdout
 
-    result = flaskleak("fix", ".", cwd=tmp_path)
+    result = flaskleak("fix", ".", cwd=tmp_path)  # safe fixes only: nothing here
+    assert result.returncode == 1 and snapshot(tmp_path) == before
+    assert "(13 fixable with --unsafe-fixes)" in result.stderr, result.stderr
+    result = flaskleak("fix", "--unsafe-fixes", ".", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     for name, data in expected.items():
         assert (tmp_path / name).read_bytes() == data, name
-    assert re.search(r"fixed 9 findings in 5 files \(FLK201 x9\)", result.stderr), result.stderr
+    assert re.search(r"fixed 13 findings in 8 files \(FLK201 x13\)", result.stderr), result.stderr
     assert sorted(os.listdir(tmp_path)) == sorted(expected)  # no temp files left behind
 
     after = snapshot(tmp_path)
-    assert flaskleak("fix", "--check", ".", cwd=tmp_path).returncode == 0
-    assert flaskleak("fix", ".", cwd=tmp_path).returncode == 0
+    assert flaskleak("fix", "--check", "--unsafe-fixes", ".", cwd=tmp_path).returncode == 0
+    assert flaskleak("fix", "--unsafe-fixes", ".", cwd=tmp_path).returncode == 0
     assert snapshot(tmp_path) == after
 
 
@@ -313,7 +322,7 @@ def test_fix_in_parallel_matches(tmp_path):
     serial = flaskleak("check", ".", cwd=tmp_path)
     parallel = flaskleak("check", "-j", "2", ".", cwd=tmp_path)
     assert parallel.stdout == serial.stdout and parallel.returncode == serial.returncode == 1
-    result = flaskleak("fix", "-j", "2", ".", cwd=tmp_path)
+    result = flaskleak("fix", "--unsafe-fixes", "-j", "2", ".", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for name, data in expected.items():
         assert (tmp_path / name).read_bytes() == data, name
@@ -334,7 +343,7 @@ def test_fix_keeps_encoding_line_endings_tabs_and_mode(tmp_path):
     script.write_bytes(TEARDOWN_APP.encode())
     script.chmod(0o750)
 
-    result = flaskleak("fix", ".", cwd=tmp_path)
+    result = flaskleak("fix", "--unsafe-fixes", ".", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 
     data = crlf.read_bytes()
@@ -359,7 +368,12 @@ def test_symlinks_are_fixed_in_their_target_and_stay_links(tmp_path):
     outside.write_text(TEARDOWN_APP)
     (tree / "escape.py").symlink_to(outside)
 
-    result = flaskleak("fix", "tree", cwd=tmp_path)
+    for option in ("--check", "--diff"):  # a file that is never written is never offered
+        result = flaskleak("fix", option, "--unsafe-fixes", "tree", cwd=tmp_path)
+        assert "escape.py: not fixed" in result.stderr
+        assert "escape.py" not in result.stdout and "outside" not in result.stdout
+        assert "in 1 file" in result.stderr, result.stderr
+    result = flaskleak("fix", "--unsafe-fixes", "tree", cwd=tmp_path)
     assert link.is_symlink() and link.resolve() == target
     assert "try:" in target.read_text()
     assert outside.read_text() == TEARDOWN_APP  # outside the paths given: never written
@@ -369,9 +383,97 @@ def test_symlinks_are_fixed_in_their_target_and_stay_links(tmp_path):
     (tree / "escape.py").unlink()
     named = tmp_path / "named.py"
     named.symlink_to(outside)
-    result = flaskleak("fix", "named.py", cwd=tmp_path)  # the link itself was named
+    result = flaskleak("fix", "--unsafe-fixes", "named.py", cwd=tmp_path)  # the link was named
     assert result.returncode == 0, result.stderr
     assert named.is_symlink() and "try:" in outside.read_text()
+
+
+def test_a_write_that_fails_is_named_not_counted_and_exits_2(tmp_path, monkeypatch, capsys):
+    from flake8_flaskleak import fix_command
+
+    def refuse(target, data):
+        raise PermissionError(13, "Permission denied", target)
+
+    target = tmp_path / "app.py"
+    target.write_text(TEARDOWN_APP)
+    monkeypatch.setattr(fix_command, "write_atomically", refuse)
+    code = cli.main(["fix", "--unsafe-fixes", str(target)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "app.py: not fixed: could not write: Permission denied" in captured.err
+    assert "nothing to fix; 1 finding left without a fix; 1 file could not be written" in captured.err
+    assert "app.py:8:5: FLK201" in captured.out  # the finding is still there
+    assert target.read_text() == TEARDOWN_APP
+
+
+def test_a_read_only_file_is_left_alone_and_named(tmp_path):
+    target = tmp_path / "app.py"
+    target.write_text(TEARDOWN_APP)
+    target.chmod(0o444)
+    other = tmp_path / "other.py"
+    other.write_text(TEARDOWN_APP)
+    result = flaskleak("fix", "--unsafe-fixes", ".", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "app.py: not fixed: could not write: read-only file" in result.stderr
+    assert target.read_text() == TEARDOWN_APP and (target.stat().st_mode & 0o777) == 0o444
+    assert "try:" in other.read_text()  # the others are fixed all the same
+    assert "fixed 1 finding in 1 file" in result.stderr
+
+
+def test_cr_only_line_endings_are_kept_and_the_diff_is_readable(tmp_path):
+    target = tmp_path / "app.py"
+    source = TEARDOWN_APP.replace("\n", "\r").encode()
+    target.write_bytes(source)
+    result = flaskleak("fix", "--diff", "--unsafe-fixes", "app.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "\r" not in result.stdout and "No newline at end of file" not in result.stdout
+    assert "+    try:\n+        close_things()\n" in result.stdout
+    assert "its lines end with CR alone" in result.stderr
+    assert flaskleak("fix", "--unsafe-fixes", "app.py", cwd=tmp_path).returncode == 0
+    fixed = target.read_bytes()
+    assert b"\n" not in fixed and fixed.endswith(b'"shutdown_session")\r')
+    assert fixed.startswith(b"import logging\r\rfrom flask import Flask\r")
+
+
+def test_counts_are_what_the_flags_do(tmp_path):
+    """A safe fix (FLK402) and an unsafe one (FLK201): every count printed is what happens."""
+    (tmp_path / "app.py").write_text(TEARDOWN_APP)
+    (tmp_path / "files.py").write_text(
+        "from flask import Flask\n\napp = Flask(__name__)\n\n\n"
+        "@app.route('/motd')\ndef motd():\n    handle = open('motd.txt')\n"
+        "    return {'size': len(handle.read())}\n"
+    )
+    result = flaskleak("check", ".", cwd=tmp_path)
+    assert "(1 fixable with `flaskleak fix`; 1 more with --unsafe-fixes)" in result.stderr
+    result = flaskleak("fix", "--check", ".", cwd=tmp_path)
+    assert "would fix 1 finding in 1 file (FLK402); 1 finding left without a fix " \
+        "(1 fixable with --unsafe-fixes)" in result.stderr, result.stderr
+    assert "files.py:8:5: FLK402 would fix (safe): " in result.stderr
+    assert "app.py:8:5: FLK201 not fixed (unsafe, needs --unsafe-fixes): " in result.stderr
+    result = flaskleak("fix", ".", cwd=tmp_path)
+    assert "fixed 1 finding in 1 file (FLK402); 1 finding left without a fix " \
+        "(1 fixable with --unsafe-fixes)" in result.stderr
+    result = flaskleak("fix", "--unsafe-fixes", ".", cwd=tmp_path)
+    assert "fixed 1 finding in 1 file (FLK201); 0 findings left without a fix" in result.stderr
+    assert flaskleak("check", ".", cwd=tmp_path).returncode == 0
+
+
+def test_check_json_says_what_the_fix_does_and_why(tmp_path):
+    (tmp_path / "views.py").write_text(
+        "from flask import Flask\n\napp = Flask(__name__)\n\n\n"
+        "@app.route('/motd')\ndef motd():\n    handle = open('motd.txt')\n"
+        "    return {'size': len(handle.read())}\n\n\n"
+        "@app.route('/upload')\ndef upload():\n    handle = open('upload.txt')\n"
+        "    size = len(handle.read())\n    if size:\n        handle.close()\n"
+        "    return {'name': handle.name, 'size': size}\n"
+    )
+    result = flaskleak("check", "--format", "json", ".", cwd=tmp_path)
+    fixes = [item["fix"] for item in json.loads(result.stdout)]
+    assert [fix["applicability"] for fix in fixes] == ["safe", "none"]
+    assert "nothing uses `handle` after the block" in fixes[0]["reason"]
+    assert "`handle` is used on line 18" in fixes[1]["reason"], fixes
+    sarif = json.loads(flaskleak("check", "--format", "sarif", ".", cwd=tmp_path).stdout)
+    assert [r["properties"]["fix"] for r in sarif["runs"][0]["results"]] == fixes
 
 
 def test_fix_reports_what_is_left(tmp_path):
@@ -390,7 +492,7 @@ def test_rules_table():
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["CODE", "NAME", "FIX", "SUMMARY"]
-    row = r"^FLK201\s+teardown-can-raise\s+safe\s+teardown function"
+    row = r"^FLK201\s+teardown-can-raise\s+unsafe\s+teardown function"
     assert re.search(row, result.stdout, re.M)
     assert re.search(r"^FLK000\s+stale-noqa\s+—\s+", result.stdout, re.M)
     assert re.search(r"^FLK900\s+internal-error\s+—\s+", result.stdout, re.M)

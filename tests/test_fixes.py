@@ -1,11 +1,18 @@
 """The fix driver and every fix fixture: ``tests/fixtures/fixes/FLKnnn/<case>.py`` is fixed (with
 unsafe fixes on) and must equal ``<case>.expected.py`` byte for byte, parse, stay the same when
-fixed again, and no longer report what was fixed."""
+fixed again, and no longer report what was fixed.
+
+A finding's line may end with ``# fix: safe``, ``# fix: unsafe`` or ``# fix: none``: what the
+fix must say it does with that finding. Every fixture also holds the counts to what the flags
+do: a plain run fixes exactly the safe findings and promises exactly the unsafe ones, which
+``--unsafe-fixes`` then fixes. The fixtures folder is one project (its ``pyproject.toml`` pins
+the libraries); ``FLK401/sqlalchemy13`` and ``FLK401/unpinned`` are projects of their own."""
 
 from __future__ import annotations
 
 import ast
 import difflib
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -79,6 +86,45 @@ def test_fix_fixture(path: Path):
     for code in result.applied:
         # what is left of a fixed rule is what its fix declined
         assert after[code] < before[code] or after[code] == 0, (code, before[code], after[code])
+
+
+FIX_MARKER = re.compile(r"#\s*fix:\s*(safe|unsafe|none)\b")
+
+
+def planned(source: bytes, path: str) -> list[Finding]:
+    text = decode_source(source)
+    findings = analyse(ast.parse(text), text, path, FIXTURE_OPTIONS, project=None, with_fixes=True)
+    return split_suppressed(findings, text)[0]
+
+
+@pytest.mark.parametrize("path", fix_cases(), ids=lambda p: str(p.relative_to(FIX_FIXTURES)))
+def test_fix_applicability_markers_and_counts(path: Path):
+    source = path.read_bytes()
+    lines = decode_source(source).splitlines()
+    findings = planned(source, str(path))
+    for finding in findings:
+        marker = FIX_MARKER.search(lines[finding.line - 1])
+        if marker:
+            assert finding.fix.label == marker.group(1), (finding.line, finding.fix)
+        assert finding.fix.safety is None or finding.fix.reason, finding
+    safe = Counter(f.code for f in findings if f.fix.safety is FixSafety.SAFE)
+    unsafe = Counter(f.code for f in findings if f.fix.safety is FixSafety.UNSAFE)
+
+    plain = fix_source(source, str(path), FIXTURE_OPTIONS, project=None)
+    assert not plain.errors, plain.errors
+    assert Counter(plain.applied) == safe
+    assert plain.unsafe_available == sum(unsafe.values())
+    everything = fix_source(source, str(path), FIXTURE_OPTIONS, unsafe=True, project=None)
+    assert Counter(everything.applied) == safe + unsafe
+
+
+def test_every_fixture_marker_is_on_a_finding():
+    for path in fix_cases():
+        source = path.read_bytes()
+        lines = {f.line for f in planned(source, str(path))}
+        for number, line in enumerate(decode_source(source).splitlines(), 1):
+            if FIX_MARKER.search(line):
+                assert number in lines, f"{path.name}:{number}: a fix marker without a finding"
 
 
 def test_there_are_fix_fixtures():
@@ -229,7 +275,7 @@ TEARDOWN = (
 
 
 def fixed_bytes(source: bytes) -> bytes:
-    result = fix_source(source, "reports.py", project=None)
+    result = fix_source(source, "reports.py", unsafe=True, project=None)
     assert result.applied == {"FLK201": 1}, result
     return result.fixed
 
@@ -313,3 +359,16 @@ def test_check_never_imports_libcst(tmp_path):
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert output.strip().endswith("NO-LIBCST"), output
+
+
+@pytest.mark.parametrize("path", fix_cases(), ids=lambda p: str(p.relative_to(FIX_FIXTURES)))
+def test_lines_a_fix_writes_fit_pycodestyle_length(path: Path):
+    """The fix adds no E501 but by re-indenting a line, or by rewriting a line that was already
+    too long (``x = open(...)  # a long comment`` becomes a ``with`` header)."""
+    original = decode_source(path.read_bytes()).splitlines()
+    fixed = decode_source(expected_path(path).read_bytes()).splitlines()
+    kept = {line.strip() for line in fixed}
+    replaced_long = [line for line in original if len(line) > 79 and line.strip() not in kept]
+    stripped = {line.strip() for line in original}
+    long_new = [line for line in fixed if len(line) > 79 and line.strip() not in stripped]
+    assert len(long_new) <= len(replaced_long), long_new

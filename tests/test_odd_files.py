@@ -136,14 +136,14 @@ def test_odd_files_are_checked_alike_by_flaskleak_and_flake8(odd_tree):
 
 def test_odd_files_fixed_byte_for_byte_and_only_once(odd_tree):
     before = snapshot(odd_tree)
-    result = flaskleak("fix", "--diff", "src", cwd=odd_tree.parent)
+    result = flaskleak("fix", "--diff", "--unsafe-fixes", "src", cwd=odd_tree.parent)
     assert result.returncode == 2, result.stderr
     assert snapshot(odd_tree) == before
     assert "src/formfeed_indent.py: libcst cannot parse this file" in result.stderr
     for name in ("bom.py", "latin1.py", "crlf.py", "page_breaks.py", "tabs.py", "x.py/inner.py"):
         assert f"+++ b/src/{name}\n" in result.stdout, name
 
-    result = flaskleak("fix", "src", cwd=odd_tree.parent)
+    result = flaskleak("fix", "--unsafe-fixes", "src", cwd=odd_tree.parent)
     assert result.returncode == 2, result.stderr
     after = snapshot(odd_tree)
     for name in ("bom.py", "latin1.py", "crlf.py", "page_breaks.py", "tabs.py", "x.py/inner.py",
@@ -161,7 +161,7 @@ def test_odd_files_fixed_byte_for_byte_and_only_once(odd_tree):
     assert sorted(p.name for p in odd_tree.iterdir() if p.name.startswith(".")) == []
 
     # a second run changes nothing; what is left is what could not be fixed
-    assert flaskleak("fix", "src", cwd=odd_tree.parent).returncode == 2
+    assert flaskleak("fix", "--unsafe-fixes", "src", cwd=odd_tree.parent).returncode == 2
     assert snapshot(odd_tree) == after
     result = flake8("--select", "FLK", "src", cwd=odd_tree.parent)
     assert findings(result.stdout) == {("src/formfeed_indent.py", 8, 6)}
@@ -218,7 +218,7 @@ def test_unreadable_file_is_named_and_the_run_goes_on(tmp_path):
         assert re.search(r"secret\.py:\d+:\d+: E902 PermissionError", result.stdout), result.stdout
         assert findings(result.stdout) == {("app.py", 8, 5)}
 
-        result = flaskleak("fix", ".", cwd=tmp_path, preexec_fn=preexec)
+        result = flaskleak("fix", "--unsafe-fixes", ".", cwd=tmp_path, preexec_fn=preexec)
         assert result.returncode == 2
         assert "secret.py:1:1: E902 PermissionError" in result.stderr
         assert FIXED_BODY in (tmp_path / "app.py").read_text()
@@ -271,7 +271,7 @@ def test_a_5_mb_generated_file(tmp_path):
     path.write_bytes(generated_module(5 * 1024 * 1024))
     lines = path.read_bytes().count(b"\n")
     before = path.read_bytes()
-    result = flaskleak("fix", "generated.py", cwd=tmp_path)
+    result = flaskleak("fix", "--unsafe-fixes", "generated.py", cwd=tmp_path)
     assert result.returncode == 1, result.stderr  # findings left
     assert "generated.py: not fixed: larger than 2 MB" in result.stderr
     assert path.read_bytes() == before
@@ -305,13 +305,13 @@ def test_files_outside_the_paths_given_are_never_written(tmp_path):
         (tmp_path / "svc" / "vendored").symlink_to(tmp_path / "other", target_is_directory=True)
     before = snapshot(tmp_path)
 
-    result = flaskleak("fix", "svc/app.py", cwd=tmp_path)
+    result = flaskleak("fix", "--unsafe-fixes", "svc/app.py", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     after = snapshot(tmp_path)
     assert FIXED_BODY in (tmp_path / "svc" / "app.py").read_text()
     assert {name for name in after if after[name] != before.get(name)} == {"svc/app.py"}
 
-    result = flaskleak("fix", "svc", cwd=tmp_path)
+    result = flaskleak("fix", "--unsafe-fixes", "svc", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "other" / "jobs.py").read_text() == TEARDOWN_APP
     assert FIXED_BODY in (tmp_path / "svc" / "helpers.py").read_text()

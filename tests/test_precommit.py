@@ -30,9 +30,10 @@ from flask import Flask
 app = Flask(__name__)
 
 
-@app.teardown_appcontext
-def shutdown_session(exc):
-    close_things()
+@app.route("/motd")
+def motd():
+    handle = open("motd.txt")
+    return {"size": len(handle.read())}
 '''
 
 
@@ -195,7 +196,7 @@ def test_the_readme_snippets_work_as_written(tmp_path):
     assert first.returncode == 1, first.stdout + first.stderr
     assert "files were modified by this hook" in first.stdout, first.stdout
     fixed = (project / "app.py").read_text()
-    assert "    try:\n        close_things()\n    except Exception:\n" in fixed, fixed
+    assert '    with open("motd.txt") as handle:\n        return {' in fixed, fixed
     assert (project / "legacy" / "old_app.py").read_text() == LEAKY_APP  # excluded
     assert "legacy" not in first.stdout
     commit_all(project)
@@ -207,4 +208,4 @@ def test_the_readme_snippets_work_as_written(tmp_path):
     commit_all(project)
     flake8_run = pre_commit("run", "--all-files", cwd=project, home=home)
     assert flake8_run.returncode == 1, flake8_run.stdout + flake8_run.stderr
-    assert "app.py:8:5: FLK201 teardown `shutdown_session`" in flake8_run.stdout, flake8_run.stdout
+    assert "app.py:8:5: FLK402 file `handle`" in flake8_run.stdout, flake8_run.stdout

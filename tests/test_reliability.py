@@ -149,7 +149,7 @@ def test_a_poisoned_module_never_hangs_nor_changes_another_files_findings(servic
     assert findings(result.stdout) == expected, result.stdout + result.stderr
     assert "internal error" not in result.stderr and "FLK900" not in result.stdout
 
-    result = flaskleak("fix", "--diff", "svc/app.py", cwd=service)
+    result = flaskleak("fix", "--diff", "--unsafe-fixes", "svc/app.py", cwd=service)
     assert result.returncode == 1 and "+++ b/svc/app.py" in result.stdout, result.stderr
 
 
@@ -255,7 +255,7 @@ def test_a_large_data_module_is_gated_on_text_not_parsed(tmp_path):
     hold no trigger, and skipped, by both commands, in a process capped at 1.5 GB."""
     (tmp_path / "catalogue.py").write_text(data_module(22 * 1024 * 1024))
     (tmp_path / "app.py").write_text(APP.replace("from svc.helpers import remember\n", ""))
-    for command in (["check", "."], ["fix", "--diff", "."]):
+    for command in (["check", "."], ["fix", "--diff", "--unsafe-fixes", "."]):
         result = flaskleak(*command, cwd=tmp_path, preexec_fn=_limit_memory)
         assert result.returncode == 1, result.stderr
         assert "catalogue.py" not in result.stdout + result.stderr

@@ -257,14 +257,17 @@ def literal_int(statement: ast.stmt, name: str) -> int | None:
 
 
 def append_settings(module, lines: list[str], comment: list[str]):
-    """Append ``lines`` (with ``comment`` lines above) at the end of a libcst module."""
+    """Append ``lines`` (with ``comment`` lines above) at the end of a libcst module, after two
+    blank lines when the module ends with a ``def`` or ``class`` (pycodestyle's E305)."""
     import libcst as cst
 
     statements = []
+    last = module.body[-1] if module.body else None
+    blank = 2 if isinstance(last, (cst.FunctionDef, cst.ClassDef)) else 1
     for index, line in enumerate(lines):
         statement = cst.parse_statement(line + "\n")
         if index == 0:
-            leading = [cst.EmptyLine(indent=False)] if module.body else []
+            leading = [cst.EmptyLine(indent=False)] * blank if module.body else []
             leading += [cst.EmptyLine(indent=False, comment=cst.Comment(c)) for c in comment]
             statement = statement.with_changes(leading_lines=leading)
         statements.append(statement)

@@ -18,7 +18,8 @@ import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ..astutil import SCOPE_NODES, FunctionNode, dotted_name, short_source, walk, walk_local
+from ..astutil import SCOPE_NODES, FunctionNode, dotted_name, short_source, walk_local
+from .pins import Requirement
 
 # Calls on a resource whose result still uses it (a lazy result, a cursor, a query, the
 # resource itself): a name bound to one is followed like the resource.
@@ -66,7 +67,9 @@ class Opener:
     call: ast.Call
     kind: str  # "connection", "session", "HTTP session", "file"
     needs_closing: bool = False  # its own ``with`` does not close it: use contextlib.closing
-    fixable: bool = True  # a ``with`` rewrite keeps behaviour on the non-error path
+    fixable: bool = True  # a ``with`` rewrite can keep behaviour (``with_rewrite.py`` proves it)
+    unfixable_reason: str = ""  # why not, when ``fixable`` is False
+    requires: Requirement | None = None  # the library version whose type is a context manager
 
 
 class Verdict(enum.Enum):
@@ -340,7 +343,7 @@ def judge(facts: BindingFacts) -> Outcome:
     binding = facts.binding
     later = binding.block[binding.index + 1:]
     for position, statement in enumerate(later):
-        close = next((c for c in facts.closes if _closes_on_main_path(statement, c)), None)
+        close = next((c for c in facts.closes if closes_on_main_path(statement, c)), None)
         if close is None:
             continue
         for between in later[:position]:
@@ -351,7 +354,7 @@ def judge(facts: BindingFacts) -> Outcome:
     return Outcome(Verdict.CLOSED_SOMETIMES, facts.closes[0])
 
 
-def _closes_on_main_path(statement: ast.stmt, close: ast.Call) -> bool:
+def closes_on_main_path(statement: ast.stmt, close: ast.Call) -> bool:
     """Whether ``statement`` runs ``close`` when nothing goes wrong: not in an ``except``."""
     if isinstance(statement, ast.If):
         blocks = [statement.body, statement.orelse]  # `if conn is not None: conn.close()`
@@ -364,11 +367,11 @@ def _closes_on_main_path(statement: ast.stmt, close: ast.Call) -> bool:
     ):
         return False
     else:
-        return _contains(statement, close)
-    return any(_closes_on_main_path(inner, close) for block in blocks for inner in block)
+        return contains(statement, close)
+    return any(closes_on_main_path(inner, close) for block in blocks for inner in block)
 
 
-def _contains(statement: ast.stmt, node: ast.AST) -> bool:
+def contains(statement: ast.stmt, node: ast.AST) -> bool:
     return any(child is node for child in ast.walk(statement))
 
 
@@ -412,7 +415,7 @@ def _walk_in_order(node: ast.AST) -> Iterator[ast.AST]:
 def _inside_loop(statement: ast.stmt, node: ast.AST) -> bool:
     for loop in ast.walk(statement):
         if isinstance(loop, (ast.For, ast.AsyncFor, ast.While)):
-            if any(_contains(inner, node) for inner in loop.body + loop.orelse):
+            if any(contains(inner, node) for inner in loop.body + loop.orelse):
                 return True
     return False
 
@@ -469,71 +472,7 @@ def _stored(node: ast.AST | None) -> bool:
     return False
 
 
-def fix_range(facts: BindingFacts, outcome: Outcome) -> tuple[int, int, bool] | None:
-    """Which statements a ``with`` must hold: (first index, last index, drop the last one).
-
-    From the binding to its ``close()`` when the block has one (the close goes); otherwise to
-    the last statement of the block that uses the resource or anything computed from it — for
-    a session, to the end of the block, since its ORM objects may load lazily later. None
-    when the uses reach beyond the block: no ``with`` around part of it can hold them.
-    """
-    binding = facts.binding
-    block = binding.block
-    if outcome.verdict not in (Verdict.LEAKS, Verdict.CLOSED_LATE):
-        return None
-    if outcome.close is not None:
-        for position in range(binding.index + 1, len(block)):
-            if _contains(block[position], outcome.close):
-                return binding.index, position, _is_plain_close(block[position], outcome.close)
-        return None
-    derived = _derived_names(facts)
-    last = binding.index
-    for position in range(binding.index + 1, len(block)):
-        if mentions(block[position], derived):
-            last = position
-    if binding.opener.kind == "session":
-        last = len(block) - 1
-    if last == binding.index:
-        return None  # nothing uses it: a `with` would hold nothing
-    inside = {id(n) for s in block[binding.index:last + 1] for n in ast.walk(s)}
-    for node in walk(binding.function):
-        if isinstance(node, ast.Name) and node.id in derived and id(node) not in inside:
-            return None
-    return binding.index, last, False
-
-
-def _derived_names(facts: BindingFacts) -> set[str]:
-    """The resource's names and every local computed from them (ORM objects of a session)."""
-    names = set(facts.followed)
-    sources: list[tuple[ast.AST, list[ast.AST]]] = []
-    for node in walk_local(facts.binding.function):
-        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if node is not facts.binding.statement and node.value is not None:
-                sources.append((node.value, targets))
-        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
-            sources.append((node.iter, [node.target]))
-        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            sources.append((node.context_expr, [node.optional_vars]))
-    changed = True
-    while changed:
-        changed = False
-        for value, targets in sources:
-            if not mentions(value, names):
-                continue
-            for target in targets:
-                for name_node in ast.walk(target):
-                    if isinstance(name_node, ast.Name) and name_node.id not in names:
-                        names.add(name_node.id)
-                        changed = True
-    return names
-
-
-def _is_plain_close(statement: ast.stmt, close: ast.Call) -> bool:
-    return isinstance(statement, ast.Expr) and statement.value is close
-
-
-# -- messages and the fix, shared by the rules ----------------------------------------------
+# -- messages, shared by the rules ----------------------------------------------------------
 
 
 def summary(node: ast.AST, limit: int = 45) -> str:
@@ -588,31 +527,3 @@ def leak_message(
             f"`finally` ({where}): {use_with}"
         )
     return None
-
-
-def fix_bindings(rule, context):
-    """Rewrite each reported binding of ``rule`` into a ``with`` (shared by FLK401/FLK402)."""
-    from ..resource_fix import WithTarget, apply_with_fix
-
-    reported = {(finding.line, finding.col) for finding in context.findings}
-    targets = []
-    for binding, outcome, facts in rule.judged_bindings():
-        statement = binding.statement
-        if (statement.lineno, statement.col_offset) not in reported:
-            continue
-        if not binding.opener.fixable:
-            continue
-        span = fix_range(facts, outcome)
-        if span is None:
-            continue
-        first, last, drop_last = span
-        targets.append(
-            WithTarget(
-                name=binding.name,
-                first_line=statement.lineno,
-                last_line=binding.block[last].lineno,
-                drop_last=drop_last,
-                needs_closing=binding.opener.needs_closing,
-            )
-        )
-    return apply_with_fix(context, targets)

@@ -13,10 +13,11 @@ import ast
 import dataclasses
 import os
 
-from ..finding import Finding
+from ..finding import Finding, no_fix, unsafe_fix
 from ..model.config_project import inherited_across_modules, project_configs
 from ..model.configs import CLASS_ATTRIBUTE, MODULE_CONSTANT, PRODUCTION, SUBSCRIPT, ConfigClass
 from ..model.configs import ProductionValue
+from ..scan import scan
 
 
 def class_label(klass: ConfigClass) -> str:
@@ -49,25 +50,62 @@ def not_fixable(finding: Finding) -> Finding:
 
 # -- the fix ----------------------------------------------------------------------------------
 
+FROM_OBJECT_REFUSAL = (
+    "`{name}` is loaded whole, and other configs may share it: set the value to False in a "
+    "production subclass and load that"
+)
+SHARED_LINE_REFUSAL = "the chained assignment shares its line with other code: split it first"
 
-def set_false(context, key: str):
+
+def fix_plans(model, key: str, refused: dict[str, str] | None = None) -> dict:
+    """Where the fix of each finding on ``key`` writes ``False``, by the finding's position:
+    the value, or the class that inherits it (an override); a text saying why not when it
+    cannot. ``refused``: other keys the rule reports but never fixes, with the reason."""
+    plans: dict[tuple[int, int], ast.AST | str] = {}
+    configs = project_configs(model)
+    for inherited in inherited_across_modules(model, configs, key):
+        plans[_position(inherited.klass.node)] = inherited.klass.node
+    for other, reason in (refused or {}).items():
+        for value in configs.production_values(other):
+            plans[_position(value.site)] = reason
+    for value in configs.production_values(key):
+        position = _position(value.site)
+        if value.from_object is not None:
+            plans[position] = FROM_OBJECT_REFUSAL.format(name=value.config.name)
+        elif value.inherited:
+            plans[position] = value.config.node
+        else:
+            assignment = _assignment_of(model, value.setting.value)
+            chained = assignment is not None and len(assignment.targets) > 1
+            if chained and not _starts_its_line(model, assignment):
+                plans[position] = SHARED_LINE_REFUSAL
+            else:
+                plans[position] = value.setting.value
+    return plans
+
+
+def fix_applicability(plans: dict, findings, reason: str) -> dict:
+    """Each finding: unsafe with ``reason`` when its plan is a rewrite, else no fix and why."""
+    result = {}
+    for finding in findings:
+        plan = plans.get((finding.line, finding.col), "the fix does not handle this case")
+        result[finding] = no_fix(plan) if isinstance(plan, str) else unsafe_fix(reason)
+    return result
+
+
+def set_false(context, key: str, plans: dict):
     """Set the reported value of ``key`` to ``False``; for an inherited one, override it in
-    the class. Only findings still fixable are touched (not ``from_object`` of a base)."""
-    wanted = {(f.line, f.col) for f in context.findings if f.fixable}
+    the class. In a chained assignment (``SQLALCHEMY_RECORD_QUERIES = SQLALCHEMY_ECHO = True``)
+    the reported target leaves the chain for a line of its own, so the others keep the value.
+    Only the findings the run may fix are touched."""
     values: list[ast.expr] = []
     classes: list[ast.ClassDef] = []
-    configs = project_configs(context.model)
-    for inherited in inherited_across_modules(context.model, configs, key):
-        if (inherited.klass.node.lineno, inherited.klass.node.col_offset) in wanted:
-            classes.append(inherited.klass.node)
-    for value in configs.production_values(key):
-        site = (getattr(value.site, "lineno", 0), getattr(value.site, "col_offset", 0))
-        if value.from_object is not None or site not in wanted:
-            continue
-        if value.inherited:
-            classes.append(value.config.node)
-        else:
-            values.append(value.setting.value)
+    for finding in context.findings:
+        plan = plans.get((finding.line, finding.col))
+        if isinstance(plan, ast.ClassDef):
+            classes.append(plan)
+        elif isinstance(plan, ast.expr):
+            values.append(plan)
     if not values and not classes:
         return None
     return _apply(context, key, values, classes)
@@ -86,9 +124,19 @@ def _apply(context, key: str, values: list[ast.expr], classes: list[ast.ClassDef
             targets.add(node)
         elif isinstance(node, cst.ClassDef) and class_lines.get(start.line) == node.name.value:
             targets.add(node)
+    chained = {
+        node for node in context.positions
+        if isinstance(node, cst.SimpleStatementLine)
+        and any(
+            isinstance(small, cst.Assign) and len(small.targets) > 1 and small.value in targets
+            for small in node.body
+        )
+    }
 
     class SetFalse(cst.CSTTransformer):
         def on_leave(self, original_node, updated_node):
+            if original_node in chained:
+                return _split_chain(cst, original_node, targets, key)
             if original_node not in targets:
                 return updated_node
             if isinstance(updated_node, cst.ClassDef):
@@ -98,6 +146,52 @@ def _apply(context, key: str, values: list[ast.expr], classes: list[ast.ClassDef
     if not targets:
         return None
     return context.module.visit(SetFalse())
+
+
+def _split_chain(cst, line, values, key: str):
+    """``A = KEY = True`` -> ``A = True`` and, on the next line, ``KEY = False``: the other
+    names keep their value."""
+    code = cst.Module([]).code_for_node
+    body, moved = [], []
+    for small in line.body:
+        if isinstance(small, cst.Assign) and len(small.targets) > 1 and small.value in values:
+            reported = [t for t in small.targets if key in code(t.target)]
+            kept = [t for t in small.targets if t not in reported]
+            if not kept:
+                reported, kept = reported[:1], reported[1:]
+            moved += [target.target for target in reported]
+            small = small.with_changes(targets=kept)
+        body.append(small)
+    new_lines = [
+        cst.SimpleStatementLine(body=[cst.Assign(
+            targets=[cst.AssignTarget(target=target)], value=cst.Name("False"),
+        )])
+        for target in moved
+    ]
+    return cst.FlattenSentinel([line.with_changes(body=body), *new_lines])
+
+
+def _position(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+def _assignment_of(model, value: ast.expr) -> ast.Assign | None:
+    """The ``=`` statement whose value ``value`` is, if it is one."""
+    scope = model.scopes.scope_at(value.lineno)
+    for node in scan(scope).of(ast.Assign):
+        if node.value is value:
+            return node
+    return None
+
+
+def _starts_its_line(model, statement: ast.stmt) -> bool:
+    line = model.source.segment(statement.lineno, statement.lineno)
+    return not line.encode("utf-8")[: statement.col_offset].strip() and not any(
+        isinstance(other, ast.stmt) and other is not statement
+        and other.lineno <= statement.lineno <= (other.end_lineno or other.lineno)
+        and not isinstance(other, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        for other in scan(model.scopes.scope_at(statement.lineno)).nodes
+    )
 
 
 def _char_span(context, node: ast.expr) -> tuple[int, int, int, int]:

@@ -22,7 +22,14 @@ from ..model.configs import ConfigModel, ProductionValue
 from ..finding import Finding, FixSafety
 from ..options import Options
 from ..rule import Rule
-from ._config_values import class_label, not_fixable, set_false, where
+from ._config_values import (
+    class_label,
+    fix_applicability,
+    fix_plans,
+    not_fixable,
+    set_false,
+    where,
+)
 
 RECORD_KEY = "SQLALCHEMY_RECORD_QUERIES"
 DEBUG_KEY = "DEBUG"
@@ -30,6 +37,7 @@ DEBUG_KEY = "DEBUG"
 FLASK_SQLALCHEMY_3_MARKERS = ("get_recorded_queries", "SQLALCHEMY_ENGINES", "record_queries")
 # What recording does, phrased to follow "X, which" / "X":
 WHY = "keeps every query and its parameters on the app context for as long as it lives"
+DEBUG_REFUSAL = "DEBUG does more than record queries: read it from the environment instead"
 INSTEAD = "time slow queries with SQLAlchemy cursor events instead"
 
 
@@ -43,6 +51,10 @@ class RecordQueriesInProduction(Rule):
     summary = "Flask-SQLAlchemy query recording switched on in a production config"
     triggers = ("RECORD_QUERIES", "DEBUG")
     fix_safety = FixSafety.UNSAFE
+    fix_reason = (
+        "with recording off, code that reads the recorded queries (`get_recorded_queries()`, "
+        "a debug toolbar, slow-query logging) gets none"
+    )
 
     @classmethod
     def applies_to(cls, text: str, path: str, options: Options) -> bool:
@@ -143,11 +155,16 @@ class RecordQueriesInProduction(Rule):
 
     # -- fix -----------------------------------------------------------------------------------
 
+    def fix_applicability(self, findings):
+        return fix_applicability(self._fix_plans(), findings, self.fix_reason)
+
+    def _fix_plans(self) -> dict:
+        return fix_plans(self.model, RECORD_KEY, {DEBUG_KEY: DEBUG_REFUSAL})
+
     def fix(self, context):
         """Set the recorded value to ``False``; for an inherited one, override it in the class.
 
-        Only findings still fixable are touched: ``from_object`` of a base class and ``DEBUG``
-        are left to the user (the value is shared with development configs, or DEBUG does
-        more than recording).
+        ``from_object`` of a base class and ``DEBUG`` are never touched: the value is shared
+        with development configs, or DEBUG does more than recording.
         """
-        return set_false(context, RECORD_KEY)
+        return set_false(context, RECORD_KEY, self._fix_plans())

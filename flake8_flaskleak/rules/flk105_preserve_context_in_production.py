@@ -22,7 +22,14 @@ from ..model.config_project import (
 from ..model.configs import ProductionValue
 from ..options import Options
 from ..rule import Rule
-from ._config_values import class_label, not_fixable, set_false, where
+from ._config_values import (
+    class_label,
+    fix_applicability,
+    fix_plans,
+    not_fixable,
+    set_false,
+    where,
+)
 from .flk101_record_queries_in_production import CONFIG_CLASS_WORDS
 
 KEY = "PRESERVE_CONTEXT_ON_EXCEPTION"
@@ -41,6 +48,9 @@ class PreserveContextInProduction(Rule):
     summary = "PRESERVE_CONTEXT_ON_EXCEPTION switched on in a production config"
     triggers = (KEY,)
     fix_safety = FixSafety.UNSAFE
+    fix_reason = (
+        "a failed request's context is no longer kept for a debugger or a test to inspect"
+    )
 
     @classmethod
     def applies_to(cls, text: str, path: str, options: Options) -> bool:
@@ -91,4 +101,7 @@ class PreserveContextInProduction(Rule):
 
     def fix(self, context):
         """Set the value to ``False``, or override an inherited one in the production class."""
-        return set_false(context, KEY)
+        return set_false(context, KEY, fix_plans(self.model, KEY))
+
+    def fix_applicability(self, findings):
+        return fix_applicability(fix_plans(self.model, KEY), findings, self.fix_reason)

@@ -59,7 +59,11 @@ class TeardownCanRaise(Rule):
     summary = "teardown function can raise: it skips the teardowns after it and fails the request"
     triggers = ("teardown_",)
     request_time_only = True
-    fix_safety = FixSafety.SAFE
+    fix_safety = FixSafety.UNSAFE
+    fix_reason = (
+        "the `try` turns an exception the teardown raises into a logged error: a request that "
+        "failed with 500 succeeds, and a failing check in a test teardown no longer fails"
+    )
 
     def check(self) -> Iterator[Finding]:
         for function, statement, kind in self.unprotected_teardowns():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..astutil import FunctionNode, dotted_name, walk, walk_local
@@ -25,6 +25,7 @@ from ..finding import Finding, FixSafety
 from ..model.flask import Reach
 from ..model.file import FileModel
 from ..rule import Rule
+from ._flk202_fix import FIX_REASON, apply_session_fix, session_fix_applicability
 from ..model.teardowns import (
     RELEASE_METHODS,
     ProjectNames,
@@ -490,6 +491,7 @@ class ScopedSessionNotRemoved(Rule):
     summary = "scoped session never removed in a teardown: its session stays bound to the thread"
     triggers = ("scoped_session", "db.session", "db_session", "Session.")
     fix_safety = FixSafety.UNSAFE
+    fix_reason = FIX_REASON
 
     @classmethod
     def applies_to(cls, text, path, options) -> bool:
@@ -546,120 +548,8 @@ class ScopedSessionNotRemoved(Rule):
             f"call `{definition.display()}.remove()` in a teardown_appcontext"
         )
 
+    def fix_applicability(self, findings):
+        return session_fix_applicability(self, findings)
+
     def fix(self, context):
-        from .. import teardown_fix  # imports libcst: only when fixing
-
-        facts = SessionFacts(context.model)
-        wanted = {(finding.line, finding.col) for finding in context.findings}
-        groups: dict = {}
-        placements = teardown_fix.find_placements(context.model)
-        for definition in facts.definitions:
-            position = (definition.call.lineno, definition.call.col_offset)
-            if position not in wanted or definition.per_call or facts.is_removed(definition):
-                continue
-            for placement in placements:
-                expression = _expression_at(context.model, definition, placement)
-                if expression is not None:
-                    groups.setdefault(placement, []).append((definition, expression))
-                    break
-        if not groups:
-            return None
-        module = context.module
-        taken = teardown_fix.defined_names(context.model.tree)
-        needs_current_app = False
-        ordered = sorted(groups.items(), key=lambda item: -_placement_line(item[0]))
-        for placement, chosen in ordered:
-            placement = _after_definitions(context.model, placement, chosen)
-            logger = teardown_fix.module_logger(context.model.tree)
-            if logger is None:
-                logger = f"{placement.receiver}.logger"
-                if placement.is_blueprint:
-                    logger = "current_app.logger"
-                needs_current_app = needs_current_app or placement.is_blueprint
-            code = _teardown_code(placement, [e for _, e in chosen], logger, taken)
-            module = teardown_fix.insert_function(module, context.positions, placement, code)
-        if needs_current_app and not _imports_current_app(context.model):
-            module = teardown_fix.add_flask_import(module, "current_app")
-        return module
-
-
-def _placement_line(placement) -> int:
-    statement = placement.before or placement.anchor
-    return statement.lineno if statement is not None else 0
-
-
-def _expression_at(model: FileModel, definition: SessionDefinition, placement) -> str | None:
-    """How the teardown at ``placement`` can reach the session, or None if it cannot."""
-    if definition.kind == "name":
-        return definition.name
-    if definition.kind == "local" and definition.function is placement.function:
-        return definition.name
-    if definition.kind == "attr" and definition.klass is not None:
-        if definition.function is None:
-            return f"{definition.klass.name}.{definition.name}"
-        if placement.klass is definition.klass:
-            return f"self.{definition.name}"
-    instances = model.flask.module_instances
-    for alias in sorted(definition.aliases):
-        head = alias.split(".")[0]
-        if head in instances:
-            return alias
-        if head == "<app>" and not placement.is_blueprint:
-            return placement.receiver + alias[len("<app>"):]
-    return None
-
-
-def _after_definitions(model: FileModel, placement, chosen):
-    """At module level, put the teardown after the sessions it removes are defined."""
-    if placement.function is not None:
-        return placement
-    anchor = placement.anchor
-    for definition, _ in chosen:
-        for statement in model.tree.body:
-            inside = statement.lineno <= definition.statement.lineno <= (statement.end_lineno or 0)
-            if inside and isinstance(statement, (ast.Assign, ast.AnnAssign, ast.ClassDef)):
-                if anchor is None or statement.lineno > anchor.lineno:
-                    anchor = statement
-    return replace(placement, anchor=anchor)
-
-
-def _teardown_code(placement, expressions: list[str], logger: str, taken: set[str]) -> str:
-    name = "remove_scoped_session" if len(expressions) == 1 else "remove_scoped_sessions"
-    name = _free_name(name, taken)
-    lines = [
-        f"@{placement.receiver}.{placement.hook('teardown_appcontext')}",
-        f"def {name}(exception=None):",
-        f'    """{_docstring(len(expressions))}"""',
-    ]
-    if len(expressions) == 1:
-        lines += [
-            "    try:",
-            f"        {expressions[0]}.remove()",
-            "    except Exception:",
-            f'        {logger}.exception("could not remove scoped session {expressions[0]}")',
-        ]
-    else:
-        lines += [
-            f"    for scoped in ({', '.join(expressions)}):",
-            "        try:",
-            "            scoped.remove()",
-            "        except Exception:",
-            f'            {logger}.exception("could not remove a scoped session")',
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _docstring(count: int) -> str:
-    if count == 1:
-        return "Remove the scoped session: a reused worker thread must not keep the last one."
-    return "Remove the scoped sessions: a reused worker thread must not keep the last ones."
-
-
-def _free_name(base: str, taken: set[str]) -> str:
-    from ..teardown_fix import free_name
-
-    return free_name(base, taken)
-
-
-def _imports_current_app(model: FileModel) -> bool:
-    return model.imports.names.get("current_app") in ("flask.current_app", "quart.current_app")
+        return apply_session_fix(self, context)

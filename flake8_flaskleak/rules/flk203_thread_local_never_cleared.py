@@ -23,6 +23,7 @@ from ..finding import Finding, FixSafety
 from ..model.flask import Reach
 from ..model.file import FileModel
 from ..rule import Rule
+from ._flk203_fix import FIX_REASON, apply_local_fix, local_fix_applicability
 from ..model.teardowns import (
     EVERYTHING,
     THREAD_LOCAL_CLASSES,
@@ -497,6 +498,7 @@ class ThreadLocalNeverCleared(Rule):
     triggers = ("local(", "Local(", "local)", "local,", "local as")
     request_time_only = True
     fix_safety = FixSafety.UNSAFE
+    fix_reason = FIX_REASON
 
     @classmethod
     def applies_to(cls, text, path, options) -> bool:
@@ -536,33 +538,12 @@ class ThreadLocalNeverCleared(Rule):
             "references) alive between requests; delete it in a teardown_request"
         )
 
-    def fix(self, context):
-        from .. import teardown_fix  # imports libcst: only when fixing
+    def fix_applicability(self, findings):
+        return local_fix_applicability(self.model, reports(self.model, self.facts()), findings)
 
-        wanted = {(finding.line, finding.col) for finding in context.findings}
-        chosen = [
-            report
-            for report in reports(context.model, Collector(context.model).collect())
-            if (report.write.node.lineno, report.write.node.col_offset) in wanted
-            and report.attribute != EVERYTHING
-        ]
-        groups: dict = {}
-        placements = teardown_fix.find_placements(context.model)
-        for report in chosen:
-            for placement in placements:
-                expression = _expression_at(context.model, report.local, placement)
-                if expression is not None:
-                    groups.setdefault(placement, []).append((report, expression))
-                    break
-        if not groups:
-            return None
-        module = context.module
-        taken = teardown_fix.defined_names(context.model.tree)
-        for placement, items in sorted(groups.items(), key=lambda item: -_line(item[0])):
-            placement = _after_definitions(context.model, placement, items)
-            code = _teardown_code(placement, items, taken)
-            module = teardown_fix.insert_function(module, context.positions, placement, code)
-        return module
+    def fix(self, context):
+        model = context.model
+        return apply_local_fix(model, reports(model, Collector(model).collect()), context)
 
 
 def _instantiates_imported_class(text: str) -> bool:
@@ -573,69 +554,3 @@ def _instantiates_imported_class(text: str) -> bool:
     return any(
         re.search(rf"\b{name}\b", imported) for name in set(INSTANTIATION.findall(text))
     )
-
-
-def _line(placement) -> int:
-    statement = placement.before or placement.anchor
-    return statement.lineno if statement is not None else 0
-
-
-def _expression_at(model: FileModel, local: ThreadLocal, placement) -> str | None:
-    if local.kind == "name":
-        return local.name
-    if local.kind == "classattr":
-        return f"{local.klass.name}.{local.name}"
-    if placement.klass is local.klass:
-        return f"self.{local.name}"
-    for instance, class_name in model.flask.module_instances.items():
-        if class_name == local.klass.name:
-            return f"{instance}.{local.name}"
-    return None
-
-
-def _after_definitions(model: FileModel, placement, items):
-    """At module level, put the teardown after the thread-locals it clears are defined."""
-    from dataclasses import replace
-
-    if placement.function is not None:
-        return placement
-    anchor = placement.anchor
-    for report, _ in items:
-        line = report.local.statement.lineno
-        for statement in model.tree.body:
-            if statement.lineno <= line <= (statement.end_lineno or 0):
-                if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.ClassDef)):
-                    if anchor is None or statement.lineno > anchor.lineno:
-                        anchor = statement
-    return replace(placement, anchor=anchor)
-
-
-def _position(node: ast.AST) -> tuple[int, int]:
-    return node.lineno, node.col_offset
-
-
-def _teardown_code(placement, items, taken: set[str]) -> str:
-    from ..teardown_fix import free_name
-
-    name = free_name("clear_thread_locals", taken)
-    lines = [
-        f"@{placement.receiver}.{placement.hook('teardown_request')}",
-        f"def {name}(exception=None):",
-        '    """Drop what this request stored on thread-locals: the worker thread is reused."""',
-    ]
-    seen = set()
-    items = sorted(items, key=lambda item: _position(item[0].write.node))
-    for report, expression in items:
-        if (expression, report.attribute) in seen:
-            continue
-        seen.add((expression, report.attribute))
-        if report.local.werkzeug:
-            lines += [
-                "    try:",
-                f"        del {expression}.{report.attribute}",
-                "    except Exception:",
-                "        pass",
-            ]
-        else:
-            lines.append(f'    {expression}.__dict__.pop("{report.attribute}", None)')
-    return "\n".join(lines) + "\n"

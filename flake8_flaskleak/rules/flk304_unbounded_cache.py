@@ -26,7 +26,7 @@ from ..astutil import (
     walk_local,
     walk,
 )
-from ..finding import Finding, FixSafety
+from ..finding import Finding, FixSafety, no_fix, unsafe_fix
 from ..rule import Rule
 
 FUNCTOOLS_CACHE = "functools.cache"
@@ -69,6 +69,10 @@ class UnboundedCache(Rule):
     triggers = ("cache",)
     request_time_only = True
     fix_safety = FixSafety.UNSAFE
+    fix_reason = (
+        "a bounded cache evicts: an evicted value is computed again, so a function with side "
+        "effects runs again and callers get a new object where they got the same one"
+    )
 
     def check(self) -> Iterator[Finding]:
         for finding, _ in self.sites():
@@ -272,6 +276,41 @@ class UnboundedCache(Rule):
         return seen
 
     # -- fix -----------------------------------------------------------------------------------
+
+    def fix_applicability(self, findings):
+        uses = {(f.line, f.col): (f, use) for f, use in type(self)(self.model).sites()}
+        result = {}
+        for finding in findings:
+            site = uses.get((finding.line, finding.col))
+            if site is None or not site[0].fixable:
+                method = site is not None and site[0].message == finding.message and (
+                    "keys on `self`" in finding.message
+                )
+                result[finding] = no_fix(
+                    "the cache is keyed on `self`: a bound still pins that many instances; move "
+                    "it off the instance by hand" if method
+                    else "it needs a bounded store chosen by hand (`cached(cache=LRUCache(...))`, "
+                    "a `TTLCache`)"
+                )
+            elif isinstance(site[1].expr, ast.Name) and not self._can_spell_lru_cache(site[1].expr):
+                result[finding] = no_fix(
+                    f"`{site[1].expr.id}` is not imported here with `from functools import "
+                    f"{site[1].expr.id}`: the fix has no import of `lru_cache` to extend"
+                )
+            else:
+                result[finding] = unsafe_fix(self.fix_reason)
+        return result
+
+    def _can_spell_lru_cache(self, name: ast.Name) -> bool:
+        """What ``_CacheRewrite`` needs for a bare ``@cache``: ``lru_cache`` already imported,
+        or the ``from functools import cache`` line to add it to."""
+        if any(qualified == FUNCTOOLS_LRU for qualified in self.model.imports.names.values()):
+            return True
+        return any(
+            isinstance(node, ast.ImportFrom) and node.module == "functools" and node.level == 0
+            and any((alias.asname or alias.name) == name.id for alias in node.names)
+            for node in self.model.import_statements()
+        )
 
     def fix(self, context):
         """Rewrite each fixable unbounded cache to ``lru_cache(maxsize=N)`` in its spelling."""

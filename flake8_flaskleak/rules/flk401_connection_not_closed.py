@@ -23,14 +23,15 @@ from ..model.resources import (
     bindings_in,
     collect,
     dropped_inline,
-    fix_bindings,
     judge,
     leak_message,
     summary,
     with_header,
 )
 from ..model.loops import forever_loop
+from ..model.pins import Requirement
 from ..model.text import words_pattern
+from ..model.with_rewrite import with_fix_applicability
 from ..rule import Rule
 from ..scan import scan
 
@@ -59,6 +60,10 @@ FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
 CANDIDATE_CALLEES = frozenset({
     "connect", "Connect", "raw_connection", "Session", "session",
 })
+# What a ``with`` on each kind needs: ``Session`` became a context manager in SQLAlchemy 1.4.
+CONNECTION_WITH = Requirement("SQLAlchemy", (1, 0), "`Connection`")
+SESSION_WITH = Requirement("SQLAlchemy", (1, 4), "`Session`")
+HTTP_SESSION_WITH = Requirement("requests", (2, 0), "`requests.Session`")
 CONSEQUENCE = {
     "connection": "the pool keeps it checked out until it is garbage collected",
     "database connection": "the database keeps its session, locks and memory until the "
@@ -155,7 +160,7 @@ class ConnectionNotClosed(Rule):
             return None  # the cheap test, for the many calls of a file
         if isinstance(func, ast.Attribute) and not call.args and self.is_engine(func.value):
             if func.attr == "connect":
-                return Opener(call, "connection")
+                return Opener(call, "connection", requires=CONNECTION_WITH)
             if func.attr == "raw_connection":
                 return Opener(call, "connection", needs_closing=True)
             return None
@@ -163,14 +168,14 @@ class ConnectionNotClosed(Rule):
         if qualified in DBAPI_CONNECT:
             return Opener(call, "database connection", needs_closing=True)
         if qualified in SESSION_CLASSES:
-            return Opener(call, "session")
+            return Opener(call, "session", requires=SESSION_WITH)
         if qualified in HTTP_SESSIONS:
-            return Opener(call, "requests session")
+            return Opener(call, "requests session", requires=HTTP_SESSION_WITH)
         if isinstance(func, ast.Call) and self._value_kind(func) == "sessionmaker":
-            return Opener(call, "session")  # sessionmaker(bind=engine)()
+            return Opener(call, "session", requires=SESSION_WITH)  # sessionmaker(bind=engine)()
         name = dotted_name(func)
         if name is not None and self._bound_kind(name) == "sessionmaker":
-            return Opener(call, "session")
+            return Opener(call, "session", requires=SESSION_WITH)
         return None
 
     # -- checking ------------------------------------------------------------------------------
@@ -251,7 +256,12 @@ class ConnectionNotClosed(Rule):
 
     # -- fixing --------------------------------------------------------------------------------
 
+    def fix_applicability(self, findings):
+        return with_fix_applicability(self, findings)
+
     def fix(self, context):
+        from ..resource_fix import fix_bindings  # libcst is loaded only to fix
+
         return fix_bindings(self, context)
 
 

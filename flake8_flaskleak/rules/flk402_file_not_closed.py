@@ -19,11 +19,11 @@ from ..model.resources import (
     Outcome,
     bindings_in,
     collect,
-    fix_bindings,
     judge,
     leak_message,
 )
 from ..model.text import words_pattern
+from ..model.with_rewrite import with_fix_applicability
 from ..rule import Rule
 from ..scan import scan
 
@@ -133,7 +133,9 @@ class FileNotClosed(Rule):
             deletes = qualified == "tempfile.NamedTemporaryFile" and not _is_false(
                 keyword_value(call, "delete")
             )
-            return Opener(call, "file", fixable=not deletes)
+            return Opener(call, "file", fixable=not deletes, unfixable_reason=(
+                "closing a NamedTemporaryFile deletes it, and the code may still use its path"
+            ))
         if isinstance(func, ast.Attribute):
             if func.attr == "open" and self.is_path(func.value):
                 return Opener(call, "file")
@@ -186,7 +188,12 @@ class FileNotClosed(Rule):
             if message is not None:
                 yield self.finding(binding.statement, message)
 
+    def fix_applicability(self, findings):
+        return with_fix_applicability(self, findings)
+
     def fix(self, context):
+        from ..resource_fix import fix_bindings  # libcst is loaded only to fix
+
         return fix_bindings(self, context)
 
 

@@ -11,21 +11,24 @@ from collections.abc import Iterator
 from ..finding import Finding, FixSafety
 from ..model.gunicorn import (
     HOOKS,
+    SETTINGS,
     append_settings,
     effective_assignments,
-    SETTINGS,
     is_gunicorn_config_module,
     may_be_gunicorn_config,
     module_assignments,
 )
+from ..model.star_imports import settings_fix_applicability
 from ..options import Options
 from ..rule import Rule
 
 MAX_REQUESTS = 1000
 JITTER = 50
+# Comment lines stay within pycodestyle's 79 columns (E501).
 COMMENT = [
     f"# Recycle each worker after {MAX_REQUESTS} requests (plus a random 0-{JITTER}): memory that",
-    "# the app or any library leaks is given back, and workers do not all restart at once.",
+    "# the app or any library leaks is given back, and workers do not all restart",
+    "# at once.",
 ]
 COMMENT_WITHOUT_JITTER = [
     f"# Recycle each worker after {MAX_REQUESTS} requests (a value of 0 turns recycling off):",
@@ -39,6 +42,10 @@ class GunicornNoMaxRequests(Rule):
     summary = "Gunicorn config does not set max_requests: workers are never recycled"
     triggers = ()
     fix_safety = FixSafety.UNSAFE
+    fix_reason = (
+        f"workers then restart every {MAX_REQUESTS} requests or so: what a worker builds at "
+        "start-up or keeps in memory between requests is built again"
+    )
 
     @classmethod
     def applies_to(cls, text: str, path: str, options: Options) -> bool:
@@ -69,13 +76,20 @@ class GunicornNoMaxRequests(Rule):
                 f"memory any dependency leaks grows until the worker is killed; {advice}",
             )
 
+    def _settings_added(self) -> list[str]:
+        jitter, jitter_off = effective_assignments(self.model.tree, "max_requests_jitter")
+        if jitter and not jitter_off:
+            return ["max_requests"]
+        return ["max_requests", "max_requests_jitter"]
+
+    def fix_applicability(self, findings):
+        return settings_fix_applicability(self, findings, self._settings_added())
+
     def fix(self, context):
         if not context.findings:
             return None
-        tree = self.model.tree
         lines = [f"max_requests = {MAX_REQUESTS}"]
-        jitter, jitter_off = effective_assignments(tree, "max_requests_jitter")
-        if jitter and not jitter_off:
+        if self._settings_added() == ["max_requests"]:
             return append_settings(context.module, lines, COMMENT_WITHOUT_JITTER)
         lines.append(f"max_requests_jitter = {JITTER}")
         return append_settings(context.module, lines, COMMENT)

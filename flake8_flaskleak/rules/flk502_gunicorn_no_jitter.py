@@ -18,6 +18,7 @@ from ..model.gunicorn import (
     is_zero,
     literal_int,
 )
+from ..model.star_imports import settings_fix_applicability
 from ..options import Options
 from ..rule import Rule
 
@@ -30,6 +31,10 @@ class GunicornNoJitter(Rule):
     summary = "Gunicorn config sets max_requests without max_requests_jitter"
     triggers = ("max_requests",)
     fix_safety = FixSafety.UNSAFE
+    fix_reason = (
+        "workers then restart after different numbers of requests, no longer at the count "
+        "`max_requests` says"
+    )
 
     @classmethod
     def applies_to(cls, text: str, path: str, options: Options) -> bool:
@@ -62,6 +67,9 @@ class GunicornNoJitter(Rule):
     def jitter_for(statement) -> int:
         limit = literal_int(statement, "max_requests")
         return max(1, limit // 20) if limit and limit > 0 else DEFAULT_JITTER
+
+    def fix_applicability(self, findings):
+        return settings_fix_applicability(self, findings, ["max_requests_jitter"])
 
     def fix(self, context):
         statement = self._setting()
