@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..astutil import (
     FunctionNode,
@@ -28,6 +29,14 @@ SQLALCHEMY_LISTEN = {"sqlalchemy.event.listen", "sqlalchemy.event.api.listen"}
 SQLALCHEMY_LISTENS_FOR = {"sqlalchemy.event.listens_for", "sqlalchemy.event.api.listens_for"}
 ATEXIT_REGISTER = {"atexit.register"}
 CURRENT_APP = {"flask.current_app", "flask.globals.current_app", "quart.current_app"}
+# Hooks that append to one of the app's lists on each registration (error handlers and
+# blueprints are keyed, so registering again replaces or refuses instead).
+CURRENT_APP_HOOKS = {
+    "before_request", "before_app_request", "after_request", "after_app_request",
+    "teardown_request", "teardown_app_request", "teardown_appcontext", "context_processor",
+    "app_context_processor", "url_value_preprocessor", "app_url_value_preprocessor",
+    "url_defaults", "app_url_defaults", "before_first_request", "shell_context_processor",
+}
 SETUP_FUNCTIONS = {"create_app", "make_app", "init_app", "setup_app", "register", "configure_app"}
 APP_PARAMETERS = {"app", "flask_app", "application"}
 # Flask methods that register what they are given right away: ``app.before_request(f)``.
@@ -138,7 +147,9 @@ class ListenerPerRequest(Rule):
         if function is None or self.sets_up_an_app(function):
             return
         attribute = node if isinstance(node, ast.Attribute) else node.func
-        if not isinstance(attribute, ast.Attribute) or not self.is_current_app(attribute.value):
+        if not isinstance(attribute, ast.Attribute) or attribute.attr not in CURRENT_APP_HOOKS:
+            return
+        if not self.is_current_app(attribute.value) or function in self.set_up_code:
             return
         registration = self.registration(node, function)
         if registration is None or registration.kind != "flask":
@@ -153,12 +164,21 @@ class ListenerPerRequest(Rule):
             "factory or `init_app`",
         )
 
+    @cached_property
+    def set_up_code(self) -> set:
+        """Functions of this module that app set-up code (a factory, ``init_app``, a function
+        given the app) calls: they run once per app, inside its context."""
+        flask = self.model.flask
+        roots = [f for f in flask.outer_functions() if self.sets_up_an_app(f, commands=False)]
+        return flask.reachable_from(roots)
+
     def is_current_app(self, node: ast.AST) -> bool:
         return self.model.imports.qualified_name(node) in CURRENT_APP
 
-    def sets_up_an_app(self, function: FunctionNode) -> bool:
+    def sets_up_an_app(self, function: FunctionNode, commands: bool = True) -> bool:
         """App set-up code runs once per app: a factory, ``init_app``, a function given the
-        app, a CLI command; or one that pushes the context itself (``with app.app_context()``)."""
+        app; a CLI command runs once per process (``commands``); and a function that pushes
+        the context itself (``with app.app_context()``) has it for that one run."""
         flask = self.model.flask
         info = flask.info(function)
         while info.parent is not None:
@@ -170,6 +190,8 @@ class ListenerPerRequest(Rule):
             parameters = candidate.args.posonlyargs + candidate.args.args
             if any(argument.arg in APP_PARAMETERS for argument in parameters):
                 return True
+            if not commands:
+                continue
             for decorator in candidate.decorator_list:
                 target = decorator.func if isinstance(decorator, ast.Call) else decorator
                 name = (dotted_name(target) or "").lower()
