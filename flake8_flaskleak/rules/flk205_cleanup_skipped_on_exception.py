@@ -121,19 +121,21 @@ class CleanupSkippedOnException(Rule):
         if holder.kind == "session":
             what = f"the scoped session `{holder.display}`"
             origin = "(its session and connection are held from the request's first query)"
+            kind = "session"
         else:
             acquisition = self.acquisition(release)
             if acquisition is None:
                 return
             what = f"the {acquisition.kind} `{holder.display}`"
             origin = f"{self.where(acquisition)} (`{acquisition.source}`)"
+            kind = acquisition.kind
         reach = self.after_reach[release.function]
         yield self.finding(
             release.call,
             f"`{summary(release.call, 40)}` in {reach.describe()} gives back {what} "
             f"{origin}: Flask stops calling after_request functions when one raises, and calls "
             "none when an error propagates (debug, testing, `PROPAGATE_EXCEPTIONS`) or the 500 "
-            "handler fails, so it is then never released; move the release to a "
+            f"handler fails, and then {consequence(kind)}; move the release to a "
             "`teardown_request` (or `teardown_appcontext`)",
         )
 
@@ -180,8 +182,9 @@ class CleanupSkippedOnException(Rule):
             release.call,
             f"`{summary(release.call, 40)}` at the end of {reach.describe()} is skipped when "
             f"`{summary(risky, 40)}` before it {verb}: the {acquisition.kind} "
-            f"`{holder.display}`{origin} (`{acquisition.source}`) then stays held; release it "
-            "in a `finally` (or a `teardown_request`)",
+            f"`{holder.display}`{origin} (`{acquisition.source}`) then "
+            f"{consequence(acquisition.kind, named=False)}; release it in a `finally` (or a "
+            "`teardown_request`)",
         )
 
     def risky_before(self, release: Release, acquired: ast.AST | None) -> ast.AST | None:
@@ -203,6 +206,21 @@ class CleanupSkippedOnException(Rule):
             if risky is not None:
                 return risky
         return None
+
+
+def consequence(kind: str, named: bool = True) -> str:
+    """What happens to a resource whose release is skipped, by kind."""
+    it = "it" if named else ""
+    if kind == "pooled connection":
+        return f"{it} stays checked out of the pool for good (the pool runs dry)".lstrip()
+    if kind == "lock":
+        return f"{it} stays held, and every later request that takes it blocks".lstrip()
+    if kind == "session":
+        return (
+            f"{it} stays bound to the worker thread, with any transaction the request left "
+            "open, until a later request on that thread gets through"
+        ).lstrip()
+    return f"{it} is left to the garbage collector".lstrip()
 
 
 def _index_holding(body: list[ast.stmt], node: ast.AST) -> int | None:
