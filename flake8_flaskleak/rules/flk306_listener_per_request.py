@@ -143,13 +143,13 @@ class ListenerPerRequest(Rule):
         """A Flask hook registered on ``current_app`` inside a function that no request is
         known to reach: ``current_app`` only exists inside an app or request context, so the
         function runs once per request or task, and each run registers again."""
-        function = self.model.flask.executing_function(node)
-        if function is None or self.sets_up_an_app(function):
-            return
         attribute = node if isinstance(node, ast.Attribute) else node.func
         if not isinstance(attribute, ast.Attribute) or attribute.attr not in CURRENT_APP_HOOKS:
             return
-        if not self.is_current_app(attribute.value) or function in self.set_up_code:
+        if not self.is_current_app(attribute.value):
+            return
+        function = self.model.flask.executing_function(node)
+        if function is None or self.sets_up_an_app(function) or function in self.set_up_code:
             return
         registration = self.registration(node, function)
         if registration is None or registration.kind != "flask":
