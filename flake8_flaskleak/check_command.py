@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from .engine import INTERNAL_ERROR_CODE, RULES_BY_CODE, analyse, worth_parsing
 from .finding import Finding
 from .fixer import write_atomically
-from .noqa import NoqaWriteError, add_noqa_to_source, physical_lines, split_suppressed, stale_noqa
+from .noqa import (
+    NoqaWriteError,
+    add_noqa_to_source,
+    mentions_flk_noqa,
+    physical_lines,
+    split_suppressed,
+    stale_noqa,
+)
 from .report import Located
 from .settings import FileSettings
 from .source import SourceError, collected_notices, decode_source, parse_text, read_source
@@ -69,7 +76,14 @@ def findings_of_text(
     settings, path = job.settings, job.analysis_path
     rules = settings.rules_for(path)
     options = settings.options
-    skipped = size > LARGE_FILE_BYTES and not worth_parsing(text, path, options, rules)
+    # A large file no rule can report on (and without a ``# noqa: FLK...`` to audit) is not
+    # parsed: a generated data module would cost seconds and gigabytes for nothing. Smaller
+    # files are parsed, so that a syntax error is reported as flake8 reports it.
+    skipped = (
+        size > LARGE_FILE_BYTES
+        and not worth_parsing(text, path, options, rules)
+        and not mentions_flk_noqa(text)
+    )
     everything: list[Finding] = []
     if not skipped:
         tree = parse_text(text, path)

@@ -166,6 +166,14 @@ def noqa_comments(text: str) -> list[NoqaComment]:
     return found
 
 
+FLK_NOQA = re.compile(r"noqa\s*:[^\n]*FLK", re.IGNORECASE)
+
+
+def mentions_flk_noqa(text: str) -> bool:
+    """A ``# noqa: ...FLK...`` anywhere: the cheap test before any tokenizing."""
+    return "noqa" in text.lower() and FLK_NOQA.search(text) is not None
+
+
 def stale_noqa(
     text: str, findings: Iterable[Finding], checked: Collection[str], known: Collection[str]
 ) -> list[Finding]:
@@ -175,7 +183,7 @@ def stale_noqa(
     their codes, ``known`` every rule code: a code covering a rule that did not run (``--select``)
     is not judged. The stale report obeys ``# noqa`` itself (``# noqa: FLK201,FLK000`` keeps it).
     """
-    if "noqa" not in text.lower():
+    if not mentions_flk_noqa(text):
         return []
     comments = noqa_comments(text)
     if not comments:

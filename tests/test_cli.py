@@ -70,9 +70,11 @@ def test_check_text_format_and_skipped_directories(project):
     result = flaskleak("check", ".", cwd=project)
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines() == [
-        "app.py:8:5: FLK201 teardown `shutdown_session` can raise at `close_things()` and skip the "
-        "teardowns after it (session.remove(), context pop): wrap its body in try/except "
-        "Exception that calls logger.exception"
+        "app.py:8:5: FLK201 teardown `shutdown_session` can raise at `close_things()`: the "
+        "exception skips the teardown_appcontext functions Flask runs after it (those registered "
+        "before it, such as Flask-SQLAlchemy's `session.remove()` when the extension was set up "
+        "first) and turns the request into a 500; wrap its body in try/except Exception that "
+        "calls logger.exception"
     ]
     assert result.stderr == "flaskleak: 1 finding in 1 file (1 fixable with `flaskleak fix`)\n"
 

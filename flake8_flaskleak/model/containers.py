@@ -611,10 +611,30 @@ class MutableState:
         method, receiver = call.func.attr, call.func.value
         if method in SHRINK_METHODS:
             self._shrink(receiver, function)
-        elif method in GROW_METHODS and not _adds_fixed_keys(method, call):
+        elif method in GROW_METHODS and not self._adds_bounded_keys(method, call, function):
             self._grow(receiver, call, f"{{}}.{method}(...)", function)
             if isinstance(receiver, ast.Subscript):  # buckets[user].append(x) on a defaultdict
                 self._grow_nested(receiver, call, f"{{}}[...].{method}(...)", function, False)
+
+    def _bounded_key(self, key: ast.expr, function: FunctionNode) -> bool:
+        """A key that cannot pile up per request: fixed in the source, or not derived from the
+        request (configuration, a constant passed down, the current user's id)."""
+        return is_constant_key(key) or not self.model.taint.tainted(key, function)
+
+    def _adds_bounded_keys(self, method: str, call: ast.Call, function: FunctionNode) -> bool:
+        """``seen.add(CONST)``, ``registry.setdefault(name, ...)`` with a name not from the
+        request, ``mapping.update(config_mapping)``: entries bounded by their source."""
+        if _adds_fixed_keys(method, call):
+            return True
+        if method in KEYED_GROW_METHODS:
+            return bool(call.args) and self._bounded_key(call.args[0], function)
+        if method == "update":
+            values = list(call.args) + [keyword.value for keyword in call.keywords if keyword.arg]
+            keyed = all(keyword.arg for keyword in call.keywords)
+            return keyed and not any(self.model.taint.tainted(v, function) for v in call.args) and (
+                bool(values)
+            )
+        return False
 
     def _visit_setattr(self, call: ast.Call, function: FunctionNode) -> None:
         if len(call.args) < 2:
@@ -630,7 +650,7 @@ class MutableState:
         On a ``defaultdict`` a new ``k`` adds a key and the inner container grows too (unless
         its factory is bounded); on a dict literal ``{"errors": []}`` the inner list grows.
         """
-        fixed = is_constant_key(outer.slice)
+        fixed = self._bounded_key(outer.slice, function)
         if fixed and inner_fixed:
             return
         text = "`" + operation.format(short_source(outer.value, 40)) + "`"
@@ -650,10 +670,10 @@ class MutableState:
             if isinstance(target.slice, ast.Slice):
                 self._shrink(target.value, function)  # x[:] = ... replaces the contents
                 return
-            if not is_constant_key(target.slice):
+            if not self._bounded_key(target.slice, function):
                 self._grow(target.value, node, "{}[...] = ...", function, mapping_only=True)
             if isinstance(target.value, ast.Subscript):  # groups[key][item] = v
-                inner_fixed = is_constant_key(target.slice)
+                inner_fixed = self._bounded_key(target.slice, function)
                 self._grow_nested(target.value, node, "{}[...][...] = ...", function, inner_fixed)
             return
         if not isinstance(target, (ast.Name, ast.Attribute)):
@@ -682,9 +702,9 @@ class MutableState:
         if isinstance(target, ast.Subscript):
             if growing and isinstance(target.value, ast.Subscript):  # totals[day][path] += 1
                 nested = f"{{}}[...][...] {operator} ..."
-                inner_fixed = is_constant_key(target.slice)
+                inner_fixed = self._bounded_key(target.slice, function)
                 self._grow_nested(target.value, node, nested, function, inner_fixed)
-            elif growing and not is_constant_key(target.slice):
+            elif growing and not self._bounded_key(target.slice, function):
                 keyed = f"{{}}[...] {operator} ..."
                 self._grow(target.value, node, keyed, function, counting_only=True)
             return

@@ -19,7 +19,9 @@ from .flask import FlaskModel
 from .module_facts import has_entry_signals
 from .imports import ImportResolver
 from ..scan import children, scan, statements
+from .roles import Roles
 from .scopes import Scopes
+from .taint import Taint
 from .text import SourceText, Words, words_pattern
 
 # An import statement that is not at the start of a line: in a function, or a module-level block.
@@ -197,6 +199,8 @@ class FileModel:
     def flask(self) -> FlaskModel:
         model = FlaskModel(self.tree, self.imports, self.scopes, self.source, self.path, self.options)
         model.add_external_reach(self.reached_from_elsewhere)
+        if self.project is not None and self.reached_from_elsewhere:
+            model.called_from_elsewhere = self.project.called_from_elsewhere(self.path)
         return model
 
     @cached_property
@@ -204,3 +208,13 @@ class FileModel:
         """Config classes and config writes of this module (``configs.py``)."""
         lines = self.source.lines_matching(CONFIG_MENTION)
         return ConfigModel(self.tree, self.path, self.options, self.flask.is_app_config, lines)
+
+    @cached_property
+    def taint(self) -> Taint:
+        """Which values come from the request (``taint.py``)."""
+        return Taint(self)
+
+    @cached_property
+    def roles(self) -> Roles:
+        """Start-up and command-line code (``roles.py``)."""
+        return Roles(self)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from ..astutil import dotted_name, keyword_value, string_value
+from .guards import Guards
 from .imports import ImportResolver
 from ..scan import header_end, scan, statements
 from .scopes import FunctionInfo, FunctionNode, Scopes
@@ -88,6 +89,7 @@ VIEW_METHODS = {
 ROUTE_METHODS = {"route", "endpoint"}
 SHORTCUT_ROUTE_METHODS = {"get", "post", "put", "patch", "delete"}
 TEARDOWN_HOOKS = {"teardown_request", "teardown_app_request", "teardown_appcontext"}
+CLEANUP_HOOKS = TEARDOWN_HOOKS | {"after_request", "after_app_request"}
 REQUEST_HOOKS = TEARDOWN_HOOKS | {
     "before_request",
     "before_app_request",
@@ -169,6 +171,8 @@ class FlaskModel:
             "flask", "quart"
         )
         self._external: list[EntryPoint] = []
+        # qualnames other modules' request-time code calls by name (the project index)
+        self.called_from_elsewhere: set[str] = set()
 
     # -- definitions ---------------------------------------------------------------------------
 
@@ -277,6 +281,26 @@ class FlaskModel:
     @property
     def factories(self) -> set[str]:
         return self._bindings[2]
+
+    @cached_property
+    def module_level_names(self) -> set[str]:
+        """Names the module binds at its top level (assignments, definitions, imports)."""
+        names: set[str] = set()
+        for statement in statements(self.tree):
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(statement.name)
+            elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
+                for target in _targets(statement):
+                    if isinstance(target, ast.Name):
+                        names.add(target.id)
+            elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+                names.update((a.asname or a.name).split(".")[0] for a in statement.names)
+        return names
+
+    @cached_property
+    def guards(self) -> Guards:
+        """Once-guards: lines that run once per process (or one at a time), not per request."""
+        return Guards(self)
 
     @cached_property
     def module_instances(self) -> dict[str, str]:
@@ -561,6 +585,11 @@ class FlaskModel:
             held = self.attribute_classes(holder).get(expr.value.attr) if holder else None
             method = self.all_methods(held).get(expr.attr) if held else None
             return [method] if method is not None else []
+        if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Call):
+            class_name = dotted_name(expr.value.func)  # AuditTrail().record(entry)
+            if class_name in self.classes:
+                method = self.all_methods(class_name).get(expr.attr)
+                return [method] if method is not None else []
         if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
             owner = expr.value.id
             if owner in ("self", "cls") and function is not None:
@@ -568,19 +597,26 @@ class FlaskModel:
                 if klass is not None:
                     method = self.all_methods(klass.name).get(expr.attr)
                     return [method] if method is not None else []
-            class_name = owner if owner in self.classes else self.module_instances.get(owner)
+            class_name = None
+            if function is not None:  # trail = AuditTrail(); trail.record(entry)
+                class_name = self._local_instances(function).get(owner)
+            if class_name is None:
+                class_name = owner if owner in self.classes else self.module_instances.get(owner)
             if class_name:
                 method = self.all_methods(class_name).get(expr.attr)
                 return [method] if method is not None else []
         return []
 
     def _class_named_by(self, node: ast.expr, function: FunctionNode | None) -> str | None:
-        """The class defined here that ``self``, a class name or a module instance names."""
+        """The class defined here that ``self``, a class name, a local or a module instance
+        names."""
         if not isinstance(node, ast.Name):
             return None
         if node.id in ("self", "cls") and function is not None:
             klass = self.info(function).klass or self._class_of_outer(function)
             return klass.name if klass is not None else None
+        if function is not None and node.id in self._local_instances(function):
+            return self._local_instances(function)[node.id]
         if node.id in self.classes:
             return node.id
         return self.module_instances.get(node.id)
@@ -607,6 +643,26 @@ class FlaskModel:
 
     @cached_property
     def _attribute_classes(self) -> dict[str, dict[str, str]]:
+        return {}
+
+    def _local_instances(self, function: FunctionNode) -> dict[str, str]:
+        """Local names a function binds to an instance of a class defined here."""
+        found = self._instances_in.get(function)
+        if found is None:
+            found = {}
+            if self.classes:
+                for statement in statements(function):
+                    if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call):
+                        class_name = dotted_name(statement.value.func)
+                        if class_name in self.classes:
+                            for target in statement.targets:
+                                if isinstance(target, ast.Name):
+                                    found[target.id] = class_name
+            self._instances_in[function] = found
+        return found
+
+    @cached_property
+    def _instances_in(self) -> dict[FunctionNode, dict[str, str]]:
         return {}
 
     def _class_of_outer(self, function: FunctionNode) -> ast.ClassDef | None:
@@ -684,9 +740,20 @@ class FlaskModel:
         return reached
 
     def request_reach(self, node: ast.AST) -> Reach | None:
-        """How the code that evaluates ``node`` runs per request; ``None`` if it does not."""
+        """How the code that evaluates ``node`` runs per request; ``None`` if it does not
+        (not in request-time code, or behind a once-guard there)."""
         function = self.executing_function(node)
-        return self.request_time.get(function) if function is not None else None
+        if function is None:
+            return None
+        return self.per_request(function, node)
+
+    def per_request(self, function: FunctionNode, node: ast.AST) -> Reach | None:
+        """The reach of ``node``, written in ``function``, when it runs on every request that
+        runs the function: ``None`` outside request-time code and behind a once-guard."""
+        reach = self.request_time.get(function)
+        if reach is None or self.guards.guarded(function, getattr(node, "lineno", 0)):
+            return None
+        return reach
 
     def add_external_reach(self, reached: dict[str, str]) -> None:
         """Seed functions that request-time code in other modules calls (project analysis)."""
@@ -718,14 +785,16 @@ class FlaskModel:
     def imported_calls(self, function: FunctionNode) -> list[str]:
         """Qualified names of imported functions ``function`` calls or hands on (project analysis).
 
-        A decorator from another module is named with a ``.<locals>`` suffix: its wrappers run.
+        A decorator from another module is named with a ``.<locals>`` suffix: its wrappers run
+        (``.<locals>.<locals>`` for a decorator factory: the functions nested in what it returns).
         """
         found = []
         for decorator in function.decorator_list:
-            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            factory = isinstance(decorator, ast.Call)
+            target = decorator.func if factory else decorator
             qualified = self.imports.qualified_name(target)
-            if qualified:
-                found.append(f"{qualified}.<locals>")
+            if qualified:  # a factory's wrappers are one level deeper
+                found.append(f"{qualified}.<locals>.<locals>" if factory else f"{qualified}.<locals>")
         for node in self._calls_on(function, self._imported_lines):
             for candidate in [node.func] + list(node.args) + [k.value for k in node.keywords]:
                 if isinstance(candidate, (ast.Name, ast.Attribute)):
@@ -756,6 +825,12 @@ class FlaskModel:
     def teardowns(self) -> list[EntryPoint]:
         return [entry for entry in self.entry_points if entry.kind in TEARDOWN_HOOKS]
 
+    @property
+    def cleanup_hooks(self) -> list[EntryPoint]:
+        """Teardowns and ``after_request`` hooks: where a request's leftovers are released.
+        (An ``after_request`` hook is skipped when the view raises: FLK205 says so.)"""
+        return [entry for entry in self.entry_points if entry.kind in CLEANUP_HOOKS]
+
     def callees(self, function: FunctionNode) -> list[FunctionNode]:
         """Functions defined in this module that running ``function`` runs (or hands on to run)."""
         cached = self._callees.get(function)
@@ -764,14 +839,21 @@ class FlaskModel:
         info = self.info(function)
         found: list[FunctionNode] = list(self.nested(function).values())
         for decorator in function.decorator_list:  # a decorator's wrapper runs on every call
-            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            factory = isinstance(decorator, ast.Call)  # @audit("x"): the factory's decorator
+            target = decorator.func if factory else decorator
             for decorator_function in self._functions_referenced(target, function):
-                found.extend(self.nested(decorator_function).values())
+                wrappers = list(self.nested(decorator_function).values())
+                if factory:  # runs at import; the wrappers are the functions nested in it
+                    wrappers = [w for inner in wrappers for w in self.nested(inner).values()]
+                found.extend(wrappers)
         nested = self.nested(function)
         lines = self._callable_lines
         if nested:  # calls of its own nested functions
             lines = sorted(set(lines) | set(self.source.lines_matching(words_pattern(nested))))
+        guards = self.guards
         for node in self._calls_on(function, lines):
+            if guards.guarded(function, node.lineno):
+                continue  # behind a once-guard: runs once per process, not per call
             found.extend(self._functions_referenced(node.func, function))
             name = dotted_name(node.func)
             if name in self.classes:

@@ -20,7 +20,12 @@ ENTRY_SUBSTRINGS = tuple(sorted(REQUEST_HOOKS | {
     "MethodView", "Resource", "View", '.get("/', ".get('/", '.post("/', ".post('/",
     '.put("/', ".put('/", '.patch("/', ".patch('/", '.delete("/', ".delete('/",
 }))
-TEARDOWN_SIGNAL = "teardown_"
+CLEANUP_SIGNALS = ("teardown_", "after_request", "after_app_request")
+# Text of a module that can hold start-up or command-line roots (``roles.py``).
+STARTUP_SUBSTRINGS = (
+    "create_app", "make_app", "init_app", "setup_app", "click", "typer", ".cli.", "command(",
+    "__main__", "manager.",
+)
 
 
 def has_entry_signals(text: str, options: Options) -> bool:
@@ -48,3 +53,14 @@ def call_facts(model) -> dict:
         "entries": entries,
         "calls": calls,
     }
+
+
+def has_startup_signals(text: str) -> bool:
+    return any(signal in text for signal in STARTUP_SUBSTRINGS)
+
+
+def startup_facts(model) -> dict:
+    """The functions that run at start-up or from the command line here (``roles.py``)."""
+    roles = model.roles
+    roots = {model.flask.info(f).qualname for f in [*roles.startup_roots, *roles.cli_roots]}
+    return {"roots": sorted(roots)}

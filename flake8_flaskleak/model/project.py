@@ -45,11 +45,19 @@ from ..source import (
 from .containers import container_facts
 from .config_project import class_bases_facts
 from .file import FileModel, is_test_path
-from .module_facts import TEARDOWN_SIGNAL, call_facts, has_entry_signals
-from .teardowns import teardown_facts
+from .module_facts import (
+    CLEANUP_SIGNALS,
+    call_facts,
+    has_entry_signals,
+    has_startup_signals,
+    startup_facts,
+)
+from .roles import defines_context_task_base
+from .taint import argument_for
+from .teardowns import SESSION_HANDOFF, session_handoff_facts, teardown_facts
 
 CACHE_DIRECTORY = ".flaskleak_cache"
-CACHE_FORMAT = 4  # bump when the shape of the cached facts changes
+CACHE_FORMAT = 6  # bump when the shape of the cached facts changes
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
     "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
@@ -62,6 +70,8 @@ FACT_GROUPS = {
     "teardowns": teardown_facts,
     "containers": container_facts,
     "configs": lambda model: class_bases_facts(model),
+    "startup": startup_facts,
+    "handoffs": session_handoff_facts,
 }
 _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
@@ -189,6 +199,10 @@ class ProjectIndex:
         self._dirty = False
         self._models: dict[str, FileModel | None] = {}
         self._mentions: dict[str, list[str]] = {}
+        self._called_directly: set[tuple[str, str]] = set()
+        # (callee file, callee qualname) -> {(caller file, caller qualname, name it calls)}
+        self._callers: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
+        self._tainted_parameters: dict[tuple[str, str, str], bool] = {}
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -275,7 +289,9 @@ class ProjectIndex:
                 "mtime": signature[1],
                 "hash": digest,
                 "entry": has_entry_signals(text, self.options),
-                "teardown": TEARDOWN_SIGNAL in text,
+                "teardown": any(signal in text for signal in CLEANUP_SIGNALS),
+                "handoff": SESSION_HANDOFF in text,
+                "startup": has_startup_signals(text),
                 "facts": {},
             }
         self._cache[relative] = entry
@@ -363,13 +379,95 @@ class ProjectIndex:
             calls = (self.facts(relative, "calls") or {}).get("calls", {}).get(qualname, {})
             targets = [(relative, local) for local in calls.get("local", [])]
             for name in calls.get("imported", []):
-                targets.extend(self._targets_of(name))
+                for target in self._targets_of(name):
+                    if target[0] != relative:
+                        self._called_directly.add(target)
+                        self._callers.setdefault(target, set()).add((relative, qualname, name))
+                    targets.append(target)
             for target in targets:
                 if target not in reached:
                     reached[target] = how
                     queue.append(target)
         self.save()
         return reached
+
+    def parameter_tainted(self, path: str, qualname: str, parameter: str) -> bool:
+        """Whether request-time code in another module passes a request-derived value for
+        ``parameter`` of ``qualname`` (in ``path``): each caller's call site is looked at with
+        that module's own taint (which sees its views' URL arguments and request reads)."""
+        self.request_time  # noqa: B018 - the reach records the callers
+        key = (self.relative(path), qualname, parameter)
+        if key not in self._tainted_parameters:
+            self._tainted_parameters[key] = False  # recursion through a cycle adds nothing
+            self._tainted_parameters[key] = any(
+                self._passes_tainted(caller, key)
+                for caller in sorted(self._callers.get(key[:2], ()))
+            )
+        return self._tainted_parameters[key]
+
+    def _passes_tainted(self, caller: tuple[str, str, str], key: tuple[str, str, str]) -> bool:
+        relative, caller_qualname, name = caller
+        model = self._model(relative)
+        if model is None:
+            return True  # cannot tell: keep the finding
+        function = model.flask.function_by_qualname(caller_qualname)
+        callee = self._model(key[0])
+        target = callee.flask.function_by_qualname(key[1]) if callee is not None else None
+        if function is None or target is None:
+            return True
+        short = name.rsplit(".", 1)[-1]
+        locals_ = {local for local, qualified in model.imports.names.items() if qualified == name}
+        for _, call in model.calls_to({short} | locals_):
+            if not (function.lineno <= call.lineno <= (function.end_lineno or function.lineno)):
+                continue
+            if model.imports.qualified_name(call.func) != name:
+                continue
+            argument = argument_for(call, target, key[2], False)
+            if argument is not None and model.taint.tainted(argument, function):
+                return True
+        return False
+
+    def called_from_elsewhere(self, path: str) -> set[str]:
+        """Qualnames in ``path`` that request-time code in another module calls by name (with
+        arguments this module cannot see), not only through this module's own calls."""
+        self.request_time  # noqa: B018 - the reach records them
+        relative = self.relative(path)
+        return {qualname for where, qualname in self._called_directly if where == relative}
+
+    @cached_property
+    def startup_time(self) -> dict[tuple[str, str], str]:
+        """(relative path, qualname) -> the file of the start-up or command-line root that
+        runs it: app factories, ``init_app``, import-time calls, CLI commands, scripts."""
+        reached: dict[tuple[str, str], str] = {}
+        queue: deque[tuple[str, str]] = deque()
+        for relative in self.files:
+            entry = self._entry(relative)
+            if entry is None or not entry["startup"]:
+                continue
+            for qualname in (self.facts(relative, "startup") or {}).get("roots", []):
+                reached[(relative, qualname)] = relative
+                queue.append((relative, qualname))
+        while queue:
+            relative, qualname = queue.popleft()
+            calls = (self.facts(relative, "calls") or {}).get("calls", {}).get(qualname, {})
+            targets = [(relative, local) for local in calls.get("local", [])]
+            for name in calls.get("imported", []):
+                targets.extend(self._targets_of(name))
+            for target in targets:
+                if target not in reached:
+                    reached[target] = reached[(relative, qualname)]
+                    queue.append(target)
+        self.save()
+        return reached
+
+    def startup_elsewhere(self, path: str) -> list[str]:
+        """Qualnames in ``path`` that start-up or command-line code in ANOTHER module runs."""
+        relative = self.relative(path)
+        return [
+            qualname
+            for (where, qualname), origin in self.startup_time.items()
+            if where == relative and origin != relative
+        ]
 
     def reached_from_elsewhere(self, path: str) -> dict[str, str]:
         """Qualnames in ``path`` run per request because code in ANOTHER module calls them."""
@@ -392,8 +490,10 @@ class ProjectIndex:
     def _targets_of(self, name: str) -> list[tuple[str, str]]:
         """Functions an imported qualified name runs: itself, a class's ``__init__``, or the
         wrappers nested in a decorator (``name.<locals>``)."""
-        wrappers = name.endswith(".<locals>")
-        located = self._locate(name[: -len(".<locals>")] if wrappers else name)
+        depth = 0
+        while name.endswith(".<locals>"):
+            name, depth = name[: -len(".<locals>")], depth + 1
+        located = self._locate(name)
         if located is None:
             return []
         relative, qualname = located
@@ -401,9 +501,12 @@ class ProjectIndex:
         if not facts:
             return []
         functions = facts["functions"]
-        if wrappers:
+        if depth:  # the functions nested ``depth`` levels in the decorator
             prefix = qualname + ".<locals>."
-            return [(relative, q) for q in functions if q.startswith(prefix)]
+            return [
+                (relative, q) for q in functions
+                if q.startswith(prefix) and q.count(".<locals>.") - qualname.count(".<locals>.") == depth
+            ]
         if qualname in functions:
             return [(relative, qualname)]
         if f"{qualname}.__init__" in functions:
@@ -438,13 +541,25 @@ class ProjectIndex:
             if relative == excluded:
                 continue
             entry = self._entry(relative)
-            if entry is None or not entry["teardown"]:
+            if entry is None:
                 continue
-            facts = self.facts(relative, "teardowns")
-            if facts:
-                found.append((relative, facts))
+            for group, flag in (("teardowns", "teardown"), ("handoffs", "handoff")):
+                facts = self.facts(relative, group) if entry[flag] else None
+                if facts:
+                    found.append((relative, facts))
         self.save()
         return found
+
+    @cached_property
+    def tasks_get_app_context(self) -> bool:
+        """Whether some module defines a Celery task base that runs tasks in an app context."""
+        calls = set(self.files_mentioning("__call__"))
+        for relative in self.files_mentioning("app_context"):
+            if relative in calls:
+                model = self._model(relative)
+                if model is not None and defines_context_task_base(model):
+                    return True
+        return False
 
     def files_mentioning(self, word: str) -> list[str]:
         """Project files whose text contains ``word`` (read on demand, remembered per word)."""
@@ -497,4 +612,5 @@ def _valid_entry(entry: object) -> bool:
         return False
     if not all(isinstance(entry.get(k), int) and not isinstance(entry.get(k), bool) for k in ("size", "mtime")):
         return False
-    return isinstance(entry.get("entry"), bool) and isinstance(entry.get("teardown"), bool)
+    flags = ("entry", "teardown", "handoff", "startup")
+    return all(isinstance(entry.get(flag), bool) for flag in flags)

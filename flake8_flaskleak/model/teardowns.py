@@ -18,6 +18,7 @@ from ..astutil import FunctionNode, dotted_name, string_value, walk
 from ..scan import scan
 from .flask import TEARDOWN_HOOKS
 from .imports import ImportResolver
+from .text import words_pattern
 
 
 def module_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
@@ -66,7 +67,7 @@ def qualify(model, dotted: str | None, bindings: set[str] | None = None) -> str 
 def teardown_functions(flask) -> set[FunctionNode]:
     """Registered teardowns of this module and the module functions they call."""
     seen: set[FunctionNode] = set()
-    stack = [entry.function for entry in flask.teardowns]
+    stack = [entry.function for entry in flask.cleanup_hooks]
     while stack:
         function = stack.pop()
         if function in seen:
@@ -354,4 +355,44 @@ def teardown_facts(model) -> dict | None:
             for written, attribute in sorted(cleared)
         ],
         "runs": runs,
+    }
+
+
+# Flask-SQLAlchemy (and Flask-AppBuilder's subclass): the extension removes ``db.session`` in
+# its own app-context teardown, so a scoped session handed to it as ``db.session`` is removed.
+SESSION_EXTENSIONS = {
+    "flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy",
+    "flask_appbuilder.SQLA", "flask_appbuilder.models.sqla.SQLA",
+}
+SESSION_HANDOFF = ".session ="
+
+
+def session_handoff_facts(model) -> dict | None:
+    """``db = SQLAlchemy(); db.session = settings.Session``: the scoped session the extension
+    now removes after every request (as ``removed`` teardown facts)."""
+    if SESSION_HANDOFF not in model.text:
+        return None
+    extensions: set[str] = set()
+    handed: set[str] = set()
+    for scope in model.scopes_mentioning(words_pattern(["session"])):
+        for statement in statements(scope):
+            if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+                continue
+            target, value = statement.targets[0], statement.value
+            if isinstance(value, ast.Call) and model.imports.qualified_name(value.func) in SESSION_EXTENSIONS:
+                extensions.update(dotted_name(t) for t in statement.targets if dotted_name(t))
+            elif (
+                isinstance(target, ast.Attribute)
+                and target.attr == "session"
+                and dotted_name(target.value) in extensions
+                and dotted_name(value)
+            ):
+                handed.add(dotted_name(value))
+    if not handed:
+        return None
+    bindings = module_bindings(model.tree)
+    return {
+        "removed": [[name, qualify(model, name, bindings)] for name in sorted(handed)],
+        "cleared": [],
+        "runs": [],
     }

@@ -14,7 +14,6 @@ whole-project analysis, removals made by teardowns registered in other modules c
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -214,7 +213,7 @@ class SessionFacts:
 
     def _removed_in_teardowns(self) -> set[str]:
         """Normalised dotted names on which a teardown (or what it calls) calls ``remove()``."""
-        functions = self.flask.reachable_from([entry.function for entry in self.flask.teardowns])
+        functions = self.flask.reachable_from([entry.function for entry in self.flask.cleanup_hooks])
         removed: set[str] = set()
         for function in functions:
             removed |= released_names(function)
@@ -231,19 +230,67 @@ class SessionFacts:
     def elsewhere(self) -> ProjectRemovals:
         return ProjectRemovals(self)
 
-    @staticmethod
-    def is_stored(definition: SessionDefinition) -> bool:
-        """Whether a session made in a function outlives the call (kept on an object)."""
-        return bool(definition.aliases)
+    def is_stored(self, definition: SessionDefinition) -> bool:
+        """Whether a registry made in a function outlives the call: kept on an object
+        (``app.db = Handle(session)``, ``app.extensions["db"] = session``) or handed to a call."""
+        if definition.aliases:
+            return True
+        function = definition.function
+        if function is None or definition.kind != "local":
+            return False
+        parents = self.model.parents(function)
+        for node in walk_local(function):
+            if not (isinstance(node, ast.Name) and node.id == definition.name):
+                continue
+            if not isinstance(node.ctx, ast.Load):
+                continue
+            parent = parents.get(node)
+            if isinstance(parent, ast.Call) and parent.func is node:
+                continue  # Session(): a session from it, not the registry
+            if isinstance(parent, ast.Attribute):
+                continue  # Session.configure(...), Session.remove()
+            if isinstance(parent, ast.Return):
+                continue  # judged by is_returned
+            return True
+        return False
 
     @staticmethod
     def is_returned(definition: SessionDefinition) -> bool:
-        return definition.function is not None and any(
-            isinstance(node, ast.Return)
-            and isinstance(node.value, ast.Name)
-            and node.value.id == definition.name
-            for node in walk_local(definition.function)
-        )
+        """The registry, or a session it makes (``return Session()``), is returned."""
+        if definition.function is None:
+            return False
+        for node in walk_local(definition.function):
+            if not isinstance(node, ast.Return) or node.value is None:
+                continue
+            value = node.value.func if isinstance(node.value, ast.Call) else node.value
+            if isinstance(value, ast.Name) and value.id == definition.name:
+                return True
+        return False
+
+    def released_in_function(self, definition: SessionDefinition) -> bool:
+        """``Session.remove()``, or ``close()`` of the registry or of the attribute its session
+        is kept in (``self.session = Session()`` closed by a method of the same class)."""
+        function = definition.function
+        if function is None:
+            return False
+        names = {definition.name}
+        kept: set[str] = set()
+        for node in walk_local(function):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                if isinstance(node.value.func, ast.Name) and node.value.func.id == definition.name:
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            names.add(target.id)
+                        elif isinstance(target, ast.Attribute) and dotted_name(target.value) == "self":
+                            kept.add(target.attr)
+        if names & released_names(function):
+            return True
+        klass = self.flask.info(function).klass
+        if kept and klass is not None:
+            for method in self.flask.all_methods(klass.name).values():
+                if {f"self.{attr}" for attr in kept} & released_names(method):
+                    return True
+        return False
 
 
 def matches(definition: SessionDefinition, released: str) -> bool:
@@ -314,7 +361,7 @@ class BackgroundUses:
 
     @cached_property
     def tasks_get_app_context(self) -> bool:
-        return self._module_pushes_context_for_tasks()
+        return self.facts.model.roles.tasks_get_app_context
 
     def _flask_sqlalchemy_names(self) -> set[str]:
         names = set()
@@ -327,14 +374,6 @@ class BackgroundUses:
             if qualified.rsplit(".", 1)[-1] == "db" and not library:
                 names.add(local)
         return names
-
-    def _module_pushes_context_for_tasks(self) -> bool:
-        """A Celery ``Task`` subclass whose ``__call__`` runs tasks in an app context."""
-        calls = self.facts.model.functions_mentioning(re.compile(r"def[ \t]+__call__\b"))
-        for function in calls:
-            if function.name == "__call__" and _pushes_app_context(function):
-                return True
-        return False
 
     def session_use(self, node: ast.AST) -> str | None:
         """The scoped session an expression uses, as written (``db.session``), if any."""
@@ -424,20 +463,6 @@ def _release_receivers(function: FunctionNode) -> set[ast.AST]:
     return receivers
 
 
-def _pushes_app_context(function: FunctionNode) -> bool:
-    for node in walk_local(function):
-        if isinstance(node, (ast.With, ast.AsyncWith)):
-            for item in node.items:
-                call = item.context_expr
-                if (
-                    isinstance(call, ast.Call)
-                    and isinstance(call.func, ast.Attribute)
-                    and call.func.attr in APP_CONTEXT_METHODS
-                ):
-                    return True
-    return False
-
-
 def _inside_app_context(function: FunctionNode) -> set[ast.AST]:
     """Nodes inside ``with app.app_context():`` blocks: popping it runs the app's teardowns."""
     inside: set[ast.AST] = set()
@@ -485,6 +510,11 @@ class ScopedSessionNotRemoved(Rule):
             )
 
     def _definition_message(self, facts: SessionFacts, definition: SessionDefinition) -> str | None:
+        if definition.kind == "local" and not facts.is_stored(definition):
+            if not self.model.roles.serving(definition.function):
+                return None  # made at start-up or in a command, dropped there: once
+            if facts.is_returned(definition) or facts.released_in_function(definition):
+                return None  # handed to the caller, or removed/closed before the call ends
         if definition.per_call is not None:
             return (
                 "`scoped_session(...)` is created on every request "

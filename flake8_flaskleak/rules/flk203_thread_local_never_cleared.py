@@ -352,7 +352,7 @@ class Collector:
     # -- teardown clears -----------------------------------------------------------------------
 
     def _teardown_scopes(self) -> list[ast.AST]:
-        teardowns = [entry.function for entry in self.flask.teardowns]
+        teardowns = [entry.function for entry in self.flask.cleanup_hooks]
         scopes: list[ast.AST] = list(self.flask.reachable_from(teardowns))
         scopes.extend(self.flask.teardown_lambdas)
         return scopes

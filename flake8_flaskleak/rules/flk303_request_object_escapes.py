@@ -573,7 +573,7 @@ class RequestObjectEscapes(Rule):
         """``(holder last name, attribute)`` pairs a teardown deletes or resets; ``*``: all."""
         flask = self.model.flask
         resets: set[tuple[str, str]] = set()
-        for function in flask.reach_from(flask.teardowns):
+        for function in flask.reach_from(flask.cleanup_hooks):
             for node in walk_local(function):
                 resets.update(_resets_in(node))
         return resets

@@ -6,22 +6,20 @@ cache is unbounded, until ``maxsize`` newer entries push it out otherwise). An u
 a function that request-time code calls with request-derived arguments keeps one entry per
 distinct value for the life of the process.
 
-Which values are request-derived is a small taint pass over the module (``RequestTaint``): view
-parameters (URL variables) and anything read from ``request``/``session``/``g`` are tainted,
-assignments spread it, and calls carry it into the parameters of the functions they call.
+Which values are request-derived is the model's taint (``model/taint.py``): view parameters (URL
+variables) and anything read from ``request``/``session``/``g`` are tainted, assignments spread
+it, and calls carry it into the parameters of the functions they call.
 """
 
 from __future__ import annotations
 
 import ast
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 from ..astutil import (
     FunctionNode,
-    assigned_names,
     dotted_name,
     keyword_value,
     short_source,
@@ -62,100 +60,6 @@ class CachedCallable:
     function: FunctionNode | None  # the decorated (or wrapped) function, when defined here
     klass: ast.ClassDef | None  # the class it is a plain method of
     name: str  # how calls name it: the function, or the name the call form binds
-
-
-class RequestTaint:
-    """Which names, in each request-time function, hold request-derived values."""
-
-    def __init__(self, flask):
-        self.flask = flask
-        self.params: dict[FunctionNode, set[str]] = {}
-        self.tainted: dict[FunctionNode, set[str]] = {}
-        self._run()
-
-    def _run(self) -> None:
-        flask = self.flask
-        entries = {entry.function for entry in flask.entry_points}
-        for function in flask.request_time:
-            self.params[function] = self._own_parameters(function) if function in entries else set()
-        queue = deque(flask.request_time)
-        while queue:
-            function = queue.popleft()
-            tainted = self._spread(function)
-            self.tainted[function] = tainted
-            for call in (n for n in walk_local(function) if isinstance(n, ast.Call)):
-                for callee in flask.functions_called(call.func, call):
-                    if callee not in self.params:
-                        continue
-                    new = self._tainted_parameters(callee, call, tainted) - self.params[callee]
-                    if new:
-                        self.params[callee] |= new
-                        queue.append(callee)
-            for nested in flask.nested(function).values():
-                if nested in self.params and nested in self.tainted:
-                    queue.append(nested)  # closures see the parent's tainted locals
-
-    def _own_parameters(self, function: FunctionNode) -> set[str]:
-        names = _parameter_names(function)
-        if self._is_method(function) and names:
-            names = names[1:]
-        return set(names) | {a.arg for a in (function.args.vararg, function.args.kwarg) if a}
-
-    def _is_method(self, function: FunctionNode) -> bool:
-        return self.flask.info(function).klass is not None and not _has_decorator(
-            function, "staticmethod"
-        )
-
-    def _spread(self, function: FunctionNode) -> set[str]:
-        tainted = set(self.params.get(function, ()))
-        parent = self.flask.info(function).parent
-        if parent is not None:
-            tainted |= self.tainted.get(parent, set())
-        nodes = list(walk_local(function))
-        for _ in range(3):
-            before = len(tainted)
-            for node in nodes:
-                for target, value in _bindings(node):
-                    if self.is_tainted(value, tainted):
-                        tainted.update(name.id for name in assigned_names(target))
-            if len(tainted) == before:
-                break
-        return tainted
-
-    def is_tainted(self, expr: ast.AST, tainted: set[str]) -> bool:
-        for node in walk(expr):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in tainted:
-                return True
-            if self.flask.request_global(node):
-                return True
-        return False
-
-    def _tainted_parameters(self, callee: FunctionNode, call: ast.Call, tainted: set[str]):
-        names = _parameter_names(callee)
-        if self._is_method(callee) and isinstance(call.func, ast.Attribute) and names:
-            names = names[1:]
-        found: set[str] = set()
-        everything = set(names) | {a.arg for a in (callee.args.vararg, callee.args.kwarg) if a}
-        for index, argument in enumerate(call.args):
-            if not self.is_tainted(argument, tainted):
-                continue
-            if isinstance(argument, ast.Starred):
-                return everything
-            if index < len(names):
-                found.add(names[index])
-            elif callee.args.vararg:
-                found.add(callee.args.vararg.arg)
-        keyword_names = {a.arg for a in callee.args.args + callee.args.kwonlyargs}
-        for keyword in call.keywords:
-            if not self.is_tainted(keyword.value, tainted):
-                continue
-            if keyword.arg is None:
-                return everything
-            if keyword.arg in keyword_names:
-                found.add(keyword.arg)
-            elif callee.args.kwarg:
-                found.add(callee.args.kwarg.arg)
-        return found
 
 
 class UnboundedCache(Rule):
@@ -304,14 +208,9 @@ class UnboundedCache(Rule):
 
     # -- who fills them ------------------------------------------------------------------------
 
-    @cached_property
-    def taint(self) -> RequestTaint:
-        return RequestTaint(self.model.flask)
-
     def taint_of(self, call: ast.Call, argument: ast.AST) -> bool:
         function = self.model.flask.enclosing_function(call)
-        tainted = self.taint.tainted.get(function, set())
-        return self.taint.is_tainted(argument, tainted)
+        return self.model.taint.tainted(argument, function)
 
     def request_call(self, cached: CachedCallable):
         """The first request-time call of ``cached`` with a request-derived argument."""
@@ -340,12 +239,11 @@ class UnboundedCache(Rule):
         """Classes instantiated per request, mapped to where (a reach description)."""
         flask = self.model.flask
         found: dict[str, str] = {}
-        for function, reach in flask.request_time.items():
-            for node in walk_local(function):
-                if isinstance(node, ast.Call):
-                    name = dotted_name(node.func)
-                    if name in flask.classes:
-                        found.setdefault(name, reach.describe())
+        for function, call in self.model.calls_to(set(flask.classes)):
+            reach = flask.per_request(function, call)  # not behind a once-guard (a singleton)
+            name = dotted_name(call.func)
+            if reach is not None and name in flask.classes:
+                found.setdefault(name, reach.describe())
         for class_name, description in flask.view_classes.items():
             klass = flask.classes.get(class_name)
             if klass is not None and not _sets_false(klass, "init_every_request"):
@@ -395,25 +293,6 @@ def _parameter_names(function: FunctionNode) -> list[str]:
 
 def _has_decorator(function: FunctionNode, name: str) -> bool:
     return any(dotted_name(d) == name for d in function.decorator_list)
-
-
-def _bindings(node: ast.AST) -> Iterator[tuple[ast.AST, ast.AST]]:
-    """(target, value) pairs a statement binds."""
-    if isinstance(node, ast.Assign):
-        for target in node.targets:
-            yield target, node.value
-    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
-        yield node.target, node.value
-    elif isinstance(node, (ast.For, ast.AsyncFor)):
-        yield node.target, node.iter
-    elif isinstance(node, (ast.With, ast.AsyncWith)):
-        for item in node.items:
-            if item.optional_vars is not None:
-                yield item.optional_vars, item.context_expr
-    elif isinstance(node, ast.NamedExpr):
-        yield node.target, node.value
-    elif isinstance(node, ast.comprehension):
-        yield node.target, node.iter
 
 
 def _local_names(function: FunctionNode | None) -> set[str]:

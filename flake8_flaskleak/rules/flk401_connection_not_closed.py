@@ -29,6 +29,7 @@ from ..model.resources import (
     summary,
     with_header,
 )
+from ..model.loops import forever_loop
 from ..model.text import words_pattern
 from ..rule import Rule
 from ..scan import scan
@@ -213,11 +214,18 @@ class ConnectionNotClosed(Rule):
             # An Alembic migration or env.py runs once per deploy in the migration tool, not in
             # the long-running service; its sessions are bound to Alembic's own connection.
             return
+        roles = self.model.roles
         for binding, outcome, _ in self.judged_bindings():
+            if not roles.serving(binding.function):
+                continue  # start-up, command-line or import-time code: opened once, not per use
+            if _kept_for_a_forever_loop(binding):
+                continue  # a worker's own connection, used for as long as the worker runs
             message = self.binding_message(binding, outcome)
             if message is not None:
                 yield self.finding(binding.statement, message)
         for call, (opener, scope) in self._opener_scopes.items():
+            if not roles.serving(self.enclosing_function(call)):
+                continue
             if dropped_inline(call, self.model.parents(scope)):
                 where = self.where(self.enclosing_function(call))
                 yield self.finding(
@@ -245,3 +253,20 @@ class ConnectionNotClosed(Rule):
 
     def fix(self, context):
         return fix_bindings(self, context)
+
+
+def _kept_for_a_forever_loop(binding: Binding) -> bool:
+    """``session = requests.Session()`` then ``while True: session.get(...)``: the resource
+    lives as long as the loop, which never ends; it is the worker's, not a per-use leak."""
+    function = binding.function
+    if function is None:
+        return False
+    for node in ast.walk(function):
+        if (
+            isinstance(node, ast.While)
+            and node.lineno > binding.statement.lineno
+            and forever_loop(node)
+            and any(isinstance(n, ast.Name) and n.id == binding.name for n in ast.walk(node))
+        ):
+            return True
+    return False

@@ -1,17 +1,20 @@
-"""FLK403 whole-file-in-memory: request-time code that holds a whole file, remote body or upload.
+"""FLK403 whole-file-in-memory: a whole file or remote body held in memory to be sent back.
 
 Two shapes. A view that reads a whole file (``read()``, ``readlines()``, ``read_bytes()``,
 ``read_text()``) or a whole remote body (``requests.get(...).content``) and returns it as the
-response body: the worker holds every byte at once, per concurrent download. And request-time
-code that reads a whole upload (``request.get_data()``, ``request.stream.read()``,
-``request.files[...].read()``) with no size bound in sight.
+response body: the worker holds every byte at once, per concurrent download. And a remote body
+fetched without ``stream=True`` whose content is then streamed (``iter_content``, ``raw``):
+``requests`` has already buffered all of it. Reading the request's own body
+(``request.get_data()``, an upload's ``read()``) is not reported: that spike is bounded by
+``MAX_CONTENT_LENGTH``, and nothing outlives the request.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from ..astutil import FunctionNode, dotted_name, last_part, short_source, walk_local
@@ -39,7 +42,7 @@ REMOTE_BODIES = {"content", "text"}
 # Calls whose first argument becomes (part of) the response body.
 BODY_WRAPPERS = {"Response", "make_response", "response_class", "BytesIO", "StringIO", "send_file"}
 BODY_RETURNING_KINDS = {"route", "view", "errorhandler", "app_errorhandler"}
-UPLOAD_GUARDS = ("MAX_CONTENT_LENGTH", "max_content_length", "content_length")
+RAW_ATTRIBUTE = re.compile(r"\.raw\b")
 
 ADVICE = {
     "file": "return `send_file`/`send_from_directory`, or stream it from a generator wrapped "
@@ -48,31 +51,19 @@ ADVICE = {
     "`Response(stream_with_context(r.iter_content(64 * 1024)))`",
 }
 
-UPLOAD_ADVICE = {
-    "upload": (
-        "reads the whole request body into memory",
-        "read `request.stream` in fixed-size chunks and set `MAX_CONTENT_LENGTH`",
-    ),
-    "upload_file": (
-        "loads the whole uploaded file into memory",
-        "`save()` it or copy its `stream` in chunks (`shutil.copyfileobj`), and set "
-        "`MAX_CONTENT_LENGTH`",
-    ),
-}
-
-
 @dataclass(frozen=True)
 class Read:
     node: ast.AST  # the expression that reads everything
-    kind: str  # "file", "remote" or "upload"
+    kind: str  # "file" or "remote"
     function: FunctionNode
+    sent_by_send_file: bool = False  # already handed to send_file, as bytes
 
 
 class WholeFileInMemory(Rule):
     code = "FLK403"
     name = "whole-file-in-memory"
-    summary = "whole file, remote body or upload read into worker memory per request"
-    triggers = (".read", "readlines", "read_bytes", "read_text", ".content", ".text", "get_data")
+    summary = "whole file or remote body read into worker memory to be sent as the response"
+    triggers = (".read", "readlines", "read_bytes", "read_text", ".content", ".text", "iter_", ".raw")
     request_time_only = True
 
     def check(self) -> Iterator[Finding]:
@@ -89,23 +80,58 @@ class WholeFileInMemory(Rule):
                     continue
                 reported.add(read.node)
                 via = f" via `{read.function.name}`" if read.function is not entry.function else ""
+                advice = ADVICE[read.kind]
+                if read.sent_by_send_file and read.kind == "file":
+                    advice = "give `send_file` the path or the open file instead of its bytes"
                 yield self.finding(
                     read.node,
                     f"`{short_source(read.node, 50)}` holds the whole {self.what(read)} in worker "
                     f"memory to return it as the response body ({reach.describe()}{via}): "
-                    f"{ADVICE[read.kind]}",
+                    f"{advice}",
                 )
-        for function, reach in flask.request_time.items():
-            if self.upload_is_bounded(function):
+        yield from self.buffered_streams(reported)
+
+    def buffered_streams(self, reported: set[ast.AST]) -> Iterator[Finding]:
+        """``r = requests.get(url)`` then ``r.iter_content(...)`` or ``r.raw``: the body was
+        downloaded whole before the first chunk is handed out."""
+        flask = self.model.flask
+        uses: list[tuple[ast.AST, ast.AST, ast.AST]] = []  # (function, node, response)
+        for function, call in self.model.calls_to({"iter_content", "iter_lines"}):
+            if isinstance(call.func, ast.Attribute):
+                uses.append((function, call, call.func.value))
+        for function in self.model.functions_mentioning(RAW_ATTRIBUTE):
+            for node in walk_local(function):
+                if isinstance(node, ast.Attribute) and node.attr == "raw":
+                    uses.append((function, node, node.value))
+        for function, node, response in uses:
+            reach = flask.request_time.get(function)
+            fetch = self.unstreamed_fetch(response, function) if reach is not None else None
+            if fetch is None or node in reported:
                 continue
-            for read in self.reads_in(function):
-                if read.kind in UPLOAD_ADVICE and read.node not in reported:
-                    reported.add(read.node)
-                    yield self.finding(
-                        read.node,
-                        f"`{short_source(read.node, 50)}` {UPLOAD_ADVICE[read.kind][0]} "
-                        f"({reach.describe()}): {UPLOAD_ADVICE[read.kind][1]}",
-                    )
+            reported.add(node)
+            yield self.finding(
+                node,
+                f"`{short_source(node, 50)}` streams a remote body fetched without "
+                f"`stream=True` (`{short_source(fetch, 40)}`), so requests has already read all "
+                f"of it into worker memory ({reach.describe()}): pass `stream=True` to the "
+                "request and close the response when done",
+            )
+
+    def unstreamed_fetch(self, receiver: ast.AST, function: FunctionNode) -> ast.Call | None:
+        """The ``requests.get(...)`` call without ``stream=True`` that ``receiver`` is."""
+        candidates = [receiver]
+        if isinstance(receiver, ast.Name):
+            candidates = self.values_bound(function, receiver.id)
+        fetches = [
+            value for value in candidates
+            if isinstance(value, ast.Call)
+            and self.qualified_callee(value.func) in REMOTE_CALLS
+            and not (self.qualified_callee(value.func) or "").endswith(".head")  # no body
+        ]
+        # every binding must fetch the whole body: a later ``stream=True`` one is the one read
+        if not fetches or len(fetches) != len(candidates) or any(_streams(f) for f in fetches):
+            return None
+        return fetches[0]
 
     @staticmethod
     def what(read: Read) -> str:
@@ -130,11 +156,9 @@ class WholeFileInMemory(Rule):
         method, receiver = node.func.attr, node.func.value
         if method in PATH_READS and not node.args:
             return "file"
-        if method == "get_data" and self.model.flask.request_global(receiver) == "request":
-            return "upload"
         if method in WHOLE_READS and _reads_everything(node):
             kind = self.source_kind(receiver, sources)
-            return kind if kind in ("file", "remote", "upload", "upload_file") else None
+            return kind if kind in ("file", "remote") else None
         return None
 
     def source_kind(self, node: ast.AST, sources: dict[str, str]) -> str | None:
@@ -241,11 +265,13 @@ class WholeFileInMemory(Rule):
         func = expr.func
         if isinstance(func, ast.Attribute) and func.attr in ("decode", "encode", "strip"):
             return self.carried(func.value, function, seen)
-        if last_part(dotted_name(func)) in BODY_WRAPPERS or (
-            isinstance(func, ast.Attribute) and func.attr in BODY_WRAPPERS
-        ):
+        wrapper = last_part(dotted_name(func)) or getattr(func, "attr", None)
+        if wrapper in BODY_WRAPPERS:
             body = expr.args[0] if expr.args else _keyword(expr, "response")
-            return self.carried(body, function, seen) if body is not None else []
+            found = self.carried(body, function, seen) if body is not None else []
+            if wrapper == "send_file":
+                found = [replace(read, sent_by_send_file=True) for read in found]
+            return found
         found: list[Read] = []
         for callee in self.model.flask.functions_called(func, expr):
             for node in walk_local(callee):
@@ -274,21 +300,6 @@ class WholeFileInMemory(Rule):
     def _sources(self) -> dict[FunctionNode, dict[str, str]]:
         return {}
 
-    # -- uploads -------------------------------------------------------------------------------
-
-    @cached_property
-    def file_sets_max_content_length(self) -> bool:
-        return "MAX_CONTENT_LENGTH" in self.model.text
-
-    def upload_is_bounded(self, function: FunctionNode) -> bool:
-        """A size limit in sight: ``MAX_CONTENT_LENGTH`` set in this module, or a length check."""
-        if self.file_sets_max_content_length:
-            return True
-        return any(
-            isinstance(node, ast.Attribute) and node.attr in UPLOAD_GUARDS
-            for node in walk_local(function)
-        )
-
 
 def _reads_everything(call: ast.Call) -> bool:
     """``read()``, ``read(-1)``, ``read(None)``: no size limit."""
@@ -306,3 +317,13 @@ def _reads_everything(call: ast.Call) -> bool:
 
 def _keyword(call: ast.Call, name: str) -> ast.AST | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _streams(call: ast.Call) -> bool:
+    """``stream=True`` (or a value we cannot see) among the request's arguments."""
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            return True  # **options may carry it
+        if keyword.arg == "stream":
+            return not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
+    return False

@@ -1,10 +1,12 @@
-"""FLK404 thread-per-request: threads, processes or worker pools created in request-time code.
+"""FLK404 thread-per-request: what accumulates when request-time code starts threads and pools.
 
-Every request that runs the code adds a thread (with its own stack) or a whole pool, and nothing
-bounds how many exist at once; an executor that is never shut down keeps its idle workers for
-good. A thread target that reads ``request``/``session``/``g`` without
-``copy_current_request_context`` runs outside the request context: it fails, or it is handed one
-that the thread then keeps alive.
+An executor or process pool created per request and never shut down keeps its idle workers for
+good, one more pool per request; a thread started per request whose target never ends (a
+``while True`` loop, a queue consumer, ``serve_forever()``) adds a thread for good. A thread
+target that reads ``request``/``session``/``g`` without ``copy_current_request_context`` runs
+outside the request context. A finite fire-and-forget thread ends with its work, and a
+singleton or guarded thread (``if t is None or not t.is_alive()``) is made once: neither is
+reported.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from functools import cached_property
 
 from ..astutil import FunctionNode, dotted_name, keyword_value, short_source, walk, walk_local
 from ..finding import Finding
+from ..model.loops import forever_loop
 from ..rule import Rule
 
 THREAD_CLASSES = {
@@ -41,6 +44,7 @@ COPY_CONTEXT = {
     "quart.ctx.copy_current_request_context",
 }
 SHUTDOWN_METHODS = {"shutdown", "close", "terminate"}
+FOREVER_METHODS = {"serve_forever", "run_forever"}
 CALLEE_DEPTH = 3  # how far a target's own calls are followed to find a request read
 
 
@@ -53,14 +57,24 @@ class ThreadPerRequest(Rule):
 
     def check(self) -> Iterator[Finding]:
         flask = self.model.flask
-        for function, reach in flask.request_time.items():
-            for node in walk_local(function):
-                if not isinstance(node, ast.Call):
-                    continue
-                if self.is_thread_class(node.func):
-                    yield self.finding(node, self.thread_message(node, function, reach))
-                elif self.model.imports.qualified_name(node.func) in EXECUTOR_CLASSES:
-                    yield self.finding(node, self.executor_message(node, function, reach))
+        names = {name.rsplit(".", 1)[-1] for name in THREAD_CLASSES | EXECUTOR_CLASSES}
+        names |= set(self.thread_subclasses)
+        names |= {
+            local for local, qualified in self.model.imports.names.items()
+            if qualified in THREAD_CLASSES or qualified in EXECUTOR_CLASSES
+        }
+        for function, call in self.model.calls_to(names):
+            reach = flask.per_request(function, call)
+            if reach is None:
+                continue  # not request-time code, or a singleton behind a once-guard
+            if self.is_thread_class(call.func):
+                message = self.thread_message(call, function, reach)
+            elif self.model.imports.qualified_name(call.func) in EXECUTOR_CLASSES:
+                message = self.executor_message(call, function, reach)
+            else:
+                continue
+            if message is not None:
+                yield self.finding(call, message)
 
     # -- threads -------------------------------------------------------------------------------
 
@@ -87,7 +101,10 @@ class ThreadPerRequest(Rule):
                     changed = True
         return found
 
-    def thread_message(self, call: ast.Call, function: FunctionNode, reach) -> str:
+    def thread_message(self, call: ast.Call, function: FunctionNode, reach) -> str | None:
+        """What a thread started per request leaves behind: a request context its target
+        reads without a copy, or a thread that never ends. A finite thread ends with its
+        work and is not reported."""
         constructor = short_source(call.func, 40)
         copied, targets = self.targets(call, function)
         for target in targets:
@@ -99,17 +116,41 @@ class ThreadPerRequest(Rule):
                     "pass it the values it needs, and prefer one executor created at start-up "
                     f"to a `{constructor}` per request"
                 )
-        kept = ""
-        if copied or any(self.is_copied(target) for target in targets):
-            kept = (
-                ", and `copy_current_request_context` keeps each request context alive until its "
-                "thread ends"
-            )
-        return (
-            f"`{constructor}` started per request ({reach.describe()}): every request adds a "
-            f"thread with its own stack and nothing bounds how many run at once{kept}; submit to "
-            "one executor created at start-up, or a task queue"
-        )
+        for target in targets:
+            forever = self.runs_forever(target)
+            if forever:
+                return (
+                    f"`{constructor}` started per request ({reach.describe()}) runs "
+                    f"`{target.name}` forever ({forever}): every request adds a thread that "
+                    "never ends, with its stack and everything it references; start one worker "
+                    "at start-up and hand it work through a queue"
+                )
+        return None
+
+    def runs_forever(self, target: FunctionNode) -> str | None:
+        """How a thread target never ends: ``while True``, a queue consumer loop,
+        ``serve_forever()``; followed into what it calls, a few calls deep."""
+        flask = self.model.flask
+        seen = {target}
+        queue = deque([(target, 0)])
+        while queue:
+            function, depth = queue.popleft()
+            for node in walk_local(function):
+                if isinstance(node, ast.While):
+                    forever = forever_loop(node)
+                    if forever:
+                        return forever
+                    if any(_is_queue_get(inner) for inner in walk_local_block(node.body)):
+                        return "a loop consuming a queue"
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    if node.func.attr in FOREVER_METHODS:
+                        return f"`{node.func.attr}()`"
+            if depth < CALLEE_DEPTH:
+                for callee in flask.callees(function):
+                    if callee not in seen:
+                        seen.add(callee)
+                        queue.append((callee, depth + 1))
+        return None
 
     def targets(self, call: ast.Call, function: FunctionNode) -> tuple[bool, list[FunctionNode]]:
         """Whether the target is wrapped in ``copy_current_request_context``, and what it runs."""
@@ -157,15 +198,14 @@ class ThreadPerRequest(Rule):
 
     # -- executors and pools -------------------------------------------------------------------
 
-    def executor_message(self, call: ast.Call, function: FunctionNode, reach) -> str:
-        constructor = short_source(call.func, 40)
+    def executor_message(self, call: ast.Call, function: FunctionNode, reach) -> str | None:
         if self.is_shut_down(call, function):
-            consequence = ": every request starts and stops a pool of workers"
-        else:
-            consequence = " and never shut down: its idle workers outlive the request"
+            return None  # started and stopped within the request: nothing outlives it
+        constructor = short_source(call.func, 40)
         return (
-            f"`{constructor}` created per request ({reach.describe()}){consequence}; create one "
-            "executor at start-up and `submit()` to it"
+            f"`{constructor}` created per request ({reach.describe()}) and never shut down: its "
+            "idle workers outlive the request, one more pool per request; create one executor "
+            "at start-up and `submit()` to it, or use it in a `with` block"
         )
 
     def is_shut_down(self, call: ast.Call, function: FunctionNode) -> bool:
@@ -191,3 +231,22 @@ class ThreadPerRequest(Rule):
             ):
                 return True
         return False
+
+
+def walk_local_block(body: list[ast.stmt]):
+    for statement in body:
+        yield statement
+        yield from walk_local(statement)
+
+
+def _is_queue_get(node: ast.AST) -> bool:
+    """``queue.get()``, ``self._tasks.get(timeout=1)``: a blocking read of a queue."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    if node.func.attr != "get":
+        return False
+    # a mapping's get() takes a key; a queue's takes nothing, or block/timeout
+    if not node.args:
+        return True
+    first = node.args[0]
+    return isinstance(first, ast.Constant) and isinstance(first.value, bool)

@@ -1,0 +1,167 @@
+"""Which values come from the request: the key question for anything keyed per value.
+
+A cache, a dict or a set filled per request grows without bound only when its keys come from
+request traffic (a URL segment, a query argument, a header, a body); keyed by configuration, a
+constant, a plugin name or the current user, it is bounded by that source. The same question
+decides whether a logger name or a metric label is one per request.
+
+Request-derived ("tainted") values are ``request``/``session``/``g`` and what is computed from
+them, and the parameters of a view (its URL segments). Taint flows through assignments, loop
+targets and ``with ... as`` within a function, from a function to the parameters of the module's
+functions it calls, and into nested functions' closures. The answer is computed on demand, for
+the expression asked about: only the lines naming the names involved are looked at.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .scopes import FunctionNode
+from .text import words_pattern
+
+ENTRY_KINDS_WITH_URL_ARGUMENTS = {"route", "view"}
+
+
+class Taint:
+    def __init__(self, model):
+        self.model = model
+        self.flask = model.flask
+        self._names: dict[tuple[ast.AST, str], bool] = {}
+        self._callers: dict[ast.AST, list[tuple[ast.AST, ast.Call]]] = {}
+
+    def tainted(self, expr: ast.AST | None, function: ast.AST | None) -> bool:
+        """Whether ``expr``, written in ``function``, can hold a request-derived value."""
+        if expr is None:
+            return False
+        for node in ast.walk(expr):
+            if isinstance(node, (ast.Name, ast.Attribute)) and self.flask.request_global(node):
+                return True
+            if (
+                isinstance(node, ast.Name)
+                and isinstance(node.ctx, ast.Load)
+                and function is not None
+                and self.name_tainted(node.id, function)
+            ):
+                return True
+        return False
+
+    def name_tainted(self, name: str, function: ast.AST) -> bool:
+        key = (function, name)
+        if key not in self._names:
+            self._names[key] = False  # a cycle (recursion, a loop) adds nothing
+            self._names[key] = self._name_tainted(name, function)
+        return self._names[key]
+
+    def _name_tainted(self, name: str, function: ast.AST) -> bool:
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False  # module or class level: fixed at import
+        if name in _parameters(function):
+            return self._parameter_tainted(name, function)
+        values = self._bound_values(name, function)
+        if values is not None:
+            return any(self.tainted(value, function) for value in values)
+        parent = self.flask.info(function).parent
+        if parent is not None:  # a closure: the enclosing function's name
+            return self.name_tainted(name, parent)
+        return False
+
+    def _parameter_tainted(self, name: str, function: FunctionNode) -> bool:
+        positional = [a.arg for a in function.args.posonlyargs + function.args.args]
+        info = self.flask.info(function)
+        is_method = info.klass is not None and not _decorated(function, "staticmethod")
+        if is_method and positional and name == positional[0]:
+            return False  # self / cls
+        for entry in self.flask.entry_points:
+            if entry.function is function:
+                if entry.kind in ENTRY_KINDS_WITH_URL_ARGUMENTS:
+                    return True  # a URL segment
+                if entry.kind == "called" and info.qualname in self.flask.called_from_elsewhere:
+                    project = self.model.project
+                    if project is None or project.parameter_tainted(self.model.path, info.qualname, name):
+                        return True  # another module's request-time code passes request data
+        for caller, call in self.callers(function):
+            argument = argument_for(call, function, name, is_method)
+            if argument is not None and self.tainted(argument, caller):
+                return True
+        return False
+
+    def _bound_values(self, name: str, function: FunctionNode) -> list[ast.AST] | None:
+        """What ``name`` is bound to in ``function`` (None: it is not bound there), from the
+        statements on the lines that name it."""
+        values: list[ast.AST] = []
+        bound = False
+        end = function.end_lineno or function.lineno
+        lines = [
+            line for line in self.model.source.lines_matching(words_pattern([name]))
+            if function.lineno < line <= end
+        ]
+        for node in self.model.scopes.nodes_on_lines(function, lines):
+            if isinstance(node, ast.Global) and name in node.names:
+                return None
+            for target, value in _bindings(node):
+                if any(
+                    isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+                    for n in ast.walk(target)
+                ):
+                    bound = True
+                    if value is not None:
+                        values.append(value)
+        return values if bound else None
+
+    def callers(self, function: FunctionNode) -> list[tuple[ast.AST, ast.Call]]:
+        """(scope, call) of the calls in this module that run ``function``."""
+        found = self._callers.get(function)
+        if found is None:
+            found = []
+            for scope, call in self.model.calls_to({function.name}):
+                if function in self.flask._functions_referenced(call.func, scope):
+                    found.append((scope, call))
+            self._callers[function] = found
+        return found
+
+
+def _parameters(function: FunctionNode) -> set[str]:
+    arguments = function.args
+    names = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+    names |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a}
+    return names
+
+
+def _decorated(function: FunctionNode, name: str) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == name for d in function.decorator_list)
+
+
+def argument_for(call: ast.Call, function: FunctionNode, name: str, is_method: bool) -> ast.AST | None:
+    """The expression a call passes for parameter ``name`` (the call itself for ``*args``)."""
+    positional = [a.arg for a in function.args.posonlyargs + function.args.args]
+    if is_method and isinstance(call.func, ast.Attribute) and positional:
+        positional = positional[1:]
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+        if keyword.arg is None:
+            return keyword.value  # **options: may carry it
+    for index, argument in enumerate(call.args):
+        if isinstance(argument, ast.Starred):
+            return argument.value
+        if index < len(positional) and positional[index] == name:
+            return argument
+    vararg = function.args.vararg
+    if vararg is not None and vararg.arg == name:
+        extra = call.args[len(positional):]
+        return ast.Tuple(elts=list(extra), ctx=ast.Load()) if extra else None
+    return None
+
+
+
+def _bindings(node: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:
+    """(target, value) pairs a node binds."""
+    if isinstance(node, ast.Assign):
+        return [(target, node.value) for target in node.targets]
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+        return [(node.target, node.value)]
+    if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+        return [(node.target, node.iter)]
+    if isinstance(node, (ast.With, ast.AsyncWith)):
+        return [(i.optional_vars, i.context_expr) for i in node.items if i.optional_vars]
+    return []
