@@ -11,11 +11,11 @@ following re-exports through the project's ``__init__`` modules (``from ckan imp
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
 from ..astutil import FunctionNode, dotted_name, string_value, walk
-from ..scan import scan
+from ..scan import scan, statements
 from .flask import TEARDOWN_HOOKS
 from .imports import ImportResolver
 from .text import words_pattern
