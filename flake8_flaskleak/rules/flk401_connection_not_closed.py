@@ -70,6 +70,9 @@ CONSEQUENCE = {
 }
 # Objects whose close() frees only memory: skipping it costs nothing the GC does not reclaim.
 IN_MEMORY = frozenset({"BytesIO", "StringIO"})
+# Lookups that take an object out of what holds it (``g``, a dict, an attribute); ``.get(...)``
+# without ``stream=True`` is left out with the fully read HTTP responses (``_read_whole``).
+TAKEN_FROM_HOLDER = frozenset({"pop", "getattr", "setdefault"})
 HTTP_CALLS = frozenset({"get", "post", "put", "patch", "delete", "head", "request", "urlopen"})
 
 
@@ -228,6 +231,8 @@ class ConnectionNotClosed(Rule):
                     continue  # a known opener (above), a file (FLK402), a buffer in memory
                 if _read_whole(call):
                     continue  # a response read in full is back in its pool already
+                if _callee(call) in TAKEN_FROM_HOLDER:
+                    continue  # `g.pop("db")`: made and owned elsewhere; this code releases it
                 found[call] = (Opener(call, _resource_kind(call), needs_closing=True), function)
         return found
 
