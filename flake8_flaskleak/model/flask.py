@@ -578,6 +578,13 @@ class FlaskModel:
         if isinstance(expr, ast.Name):
             found = self._lookup_name(expr.id, function)
             return [found] if found is not None else []
+        if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Attribute):
+            # ``tracker.registry.merge`` / ``self.registry.merge``: a method of the object an
+            # attribute holds, when its class assigns it an instance of a class defined here
+            holder = self._class_named_by(expr.value.value, function)
+            held = self.attribute_classes(holder).get(expr.value.attr) if holder else None
+            method = self.all_methods(held).get(expr.attr) if held else None
+            return [method] if method is not None else []
         if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Call):
             class_name = dotted_name(expr.value.func)  # AuditTrail().record(entry)
             if class_name in self.classes:
@@ -599,6 +606,44 @@ class FlaskModel:
                 method = self.all_methods(class_name).get(expr.attr)
                 return [method] if method is not None else []
         return []
+
+    def _class_named_by(self, node: ast.expr, function: FunctionNode | None) -> str | None:
+        """The class defined here that ``self``, a class name, a local or a module instance
+        names."""
+        if not isinstance(node, ast.Name):
+            return None
+        if node.id in ("self", "cls") and function is not None:
+            klass = self.info(function).klass or self._class_of_outer(function)
+            return klass.name if klass is not None else None
+        if function is not None and node.id in self._local_instances(function):
+            return self._local_instances(function)[node.id]
+        if node.id in self.classes:
+            return node.id
+        return self.module_instances.get(node.id)
+
+    def attribute_classes(self, class_name: str) -> dict[str, str]:
+        """``self.x = Cls()`` in the methods of ``class_name`` (and its bases defined here):
+        attribute -> the class defined here it holds an instance of."""
+        cached = self._attribute_classes.get(class_name)
+        if cached is not None:
+            return cached
+        found: dict[str, str] = {}
+        for method in self.all_methods(class_name).values():
+            for statement in statements(method):
+                if not isinstance(statement, ast.Assign) or not isinstance(statement.value, ast.Call):
+                    continue
+                held = dotted_name(statement.value.func)
+                if held not in self.classes:
+                    continue
+                for target in statement.targets:
+                    if isinstance(target, ast.Attribute) and dotted_name(target.value) == "self":
+                        found.setdefault(target.attr, held)
+        self._attribute_classes[class_name] = found
+        return found
+
+    @cached_property
+    def _attribute_classes(self) -> dict[str, dict[str, str]]:
+        return {}
 
     def _local_instances(self, function: FunctionNode) -> dict[str, str]:
         """Local names a function binds to an instance of a class defined here."""

@@ -135,6 +135,33 @@ def bindings_in(function: FunctionNode, opener_of: OpenerOf) -> Iterator[Binding
                 yield Binding(target.id, statement, opener, function, block, index)
 
 
+def closed_locals(function: FunctionNode) -> dict[ast.Call, str]:
+    """``name = <call>`` statements of ``function`` whose name the function itself closes
+    (``name.close()``) somewhere: call -> name. Whatever made the
+    object (a project helper, a library), the code treats it as a resource it must close."""
+    closed = {
+        node.func.value.id
+        for node in walk_local(function)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in CLOSE_METHODS
+        and isinstance(node.func.value, ast.Name)
+    }
+    if not closed:
+        return {}
+    found: dict[ast.Call, str] = {}
+    for node in walk_local(function):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        elif isinstance(node, ast.AnnAssign):
+            target = node.target
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in closed and isinstance(node.value, ast.Call):
+            found[node.value] = target.id
+    return found
+
+
 def blocks_of(function: FunctionNode) -> Iterator[list[ast.stmt]]:
     """The statement lists of a function: its body and every nested block, not nested defs."""
     stack: list[list[ast.stmt]] = [function.body]

@@ -12,7 +12,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..astutil import FunctionNode, dotted_name, short_source, walk, walk_executed, walk_local
+from ..astutil import (
+    FunctionNode,
+    dotted_name,
+    short_source,
+    string_value,
+    walk,
+    walk_executed,
+    walk_local,
+)
 from ..finding import Finding
 from ..rule import Rule
 
@@ -155,23 +163,30 @@ class AppContextNeverPopped(Rule):
 
     def module_push_leaks(self, call: ast.Call) -> bool:
         """A push at import time leaks in a module that serves requests, not in a script."""
-        if self.under_main_guard(call):
+        branch = self.main_guard_branch(call)
+        if branch == "main":
             return False
+        if branch == "import":
+            return True  # written to run only when a server or worker imports the module
         flask = self.model.flask
         stem = os.path.splitext(os.path.basename(self.model.path or ""))[0]
         return bool(flask.entry_points) or bool(flask.app_names) or stem in SERVER_MODULE_STEMS
 
-    def under_main_guard(self, node: ast.AST) -> bool:
-        """Inside the body of ``if __name__ == "__main__":`` (not its ``else``: that branch runs
-        on every import, in every worker of a server that imports the module)."""
+    def main_guard_branch(self, node: ast.AST) -> str | None:
+        """``"main"`` inside the branch of ``if __name__ == "__main__":`` that runs as a script,
+        ``"import"`` inside the one that runs on import (its ``else``, or the body of
+        ``if __name__ != "__main__":``): every worker of a server that imports the module runs
+        it. None outside such an ``if``."""
         parents = self.model.parents(self.model.tree)
         child, parent = node, parents.get(node)
         while parent is not None:
-            if isinstance(parent, ast.If) and "__main__" in ast.dump(parent.test):
-                if child in parent.body:
-                    return True
+            if isinstance(parent, ast.If):
+                equal = _main_test(parent.test)
+                if equal is not None:
+                    as_script = parent.body if equal else parent.orelse
+                    return "main" if child in as_script else "import"
             child, parent = parent, parents.get(parent)
-        return False
+        return None
 
     def message(self, push: Push) -> str:
         if push.function is None:
@@ -186,7 +201,22 @@ class AppContextNeverPopped(Rule):
             article = "an" if push.kind[0] in "aeiou" else "a"
             what = f"`{push.source}` {where} pushes {article} {push.kind} that is never popped"
         return (
-            f"{what}: it stays the thread's current context, reused by later requests, so its "
-            "`g`, sessions and recorded queries live for the process; push it with `with` or pop "
-            "it in a `finally`"
+            f"{what}: it stays the thread's current context, reused by later requests and "
+            "tasks, so its `g`, sessions and recorded queries live for the process; push it "
+            "with `with` or pop it in a `finally`"
         )
+
+
+def _main_test(test: ast.expr) -> bool | None:
+    """True for ``__name__ == "__main__"``, False for ``!=``, None for any other test."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    sides = {dotted_name(test.left), string_value(test.comparators[0]),
+             dotted_name(test.comparators[0]), string_value(test.left)}
+    if not {"__name__", "__main__"} <= sides:
+        return None
+    if isinstance(test.ops[0], ast.Eq):
+        return True
+    if isinstance(test.ops[0], ast.NotEq):
+        return False
+    return None

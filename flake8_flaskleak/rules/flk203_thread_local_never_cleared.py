@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..astutil import FunctionNode, dotted_name, local_bindings, string_value, walk, walk_local
@@ -29,11 +29,9 @@ from ..model.teardowns import (
     THREAD_LOCAL_CLASSES,
     WERKZEUG_LOCAL_CLASSES,
     ProjectNames,
-    constant_key,
-    dict_of,
-    flatten_targets,
-    is_empty_value,
     clear_sites,
+    constant_key,
+    flatten_targets,
 )
 
 GROW_METHODS = {
@@ -61,11 +59,19 @@ class ThreadLocal:
     instance_of: str | None = None  # subclass defined here that a module-level name instantiates
     imported_class: str | None = None  # project class defined elsewhere, not yet confirmed a local
 
-    def display(self) -> str:
+    def expression(self) -> str:
+        """How code in its class writes it: ``_local``, ``State.cache``, ``self.registry``."""
         if self.kind == "classattr":
             return f"{self.klass.name}.{self.name}"
         if self.kind == "selfattr":
             return f"self.{self.name}"
+        return self.name
+
+    def display(self) -> str:
+        if self.kind == "classattr":
+            return f"{self.klass.name}.{self.name}"
+        if self.kind == "selfattr":  # shown inside backticks: `self.registry` of `Tracker`
+            return f"self.{self.name}` of `{self.klass.name}"
         return self.name
 
 
@@ -358,7 +364,7 @@ class Collector:
         cleared = {
             attribute
             for owner, attribute in clear_sites(scope, self.is_local_class_call)
-            if self._loosely(owner, local)
+            if self._loosely(owner, local, scope)
         }
         if local.kind == "name":
             for node in walk(scope):
@@ -372,10 +378,19 @@ class Collector:
                 if (
                     isinstance(node, ast.Call)
                     and isinstance(node.func, ast.Attribute)
-                    and self._loosely(node.func.value, local)
+                    and self._loosely(node.func.value, local, scope)
                 ):
                     cleared |= self._method_clears(local.imported_class, node.func.attr)
         return cleared
+
+    def _method_of(self, scope: ast.AST, class_name: str) -> bool:
+        if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False
+        klass = self.flask.info(scope).klass
+        if klass is None:
+            return False
+        base = self.flask.classes.get(class_name)
+        return klass.name == class_name or (base is not None and self._inherits(klass, base))
 
     def _method_clears(self, class_name: str, method: str) -> set[str]:
         """``state.reset()`` where the imported class's ``reset`` clears ``self``."""
@@ -400,10 +415,13 @@ class Collector:
                         }
         return set()
 
-    def _loosely(self, node: ast.AST, local: ThreadLocal) -> bool:
-        """Clears match leniently: ``glogger._local`` clears ``_local`` (precision over recall)."""
+    def _loosely(self, node: ast.AST, local: ThreadLocal, scope: ast.AST) -> bool:
+        """Clears match leniently: ``glogger._local`` clears ``_local`` (precision over recall);
+        ``self`` clears only in a method of the thread-local's own class."""
         if isinstance(node, ast.Name):
-            return node.id == local.name or (local.instance_of is not None and node.id == "self")
+            if node.id == "self":
+                return local.instance_of is not None and self._method_of(scope, local.instance_of)
+            return node.id == local.name
         if isinstance(node, ast.Attribute):
             return node.attr == local.name
         return False
@@ -530,7 +548,7 @@ class ThreadLocalNeverCleared(Rule):
             return (
                 f"attributes set with `setattr` on thread-local `{local}` per request ({where}) "
                 "are never deleted: the reused worker thread keeps them alive; clear "
-                f"`{local}.__dict__` in a teardown_request"
+                f"`{report.local.expression()}.__dict__` in a teardown_request"
             )
         return (
             f"attribute `{report.attribute}` of thread-local `{local}` is set per request "

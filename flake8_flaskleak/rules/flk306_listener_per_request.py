@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..astutil import (
     FunctionNode,
@@ -27,6 +28,17 @@ from ..scan import scan
 SQLALCHEMY_LISTEN = {"sqlalchemy.event.listen", "sqlalchemy.event.api.listen"}
 SQLALCHEMY_LISTENS_FOR = {"sqlalchemy.event.listens_for", "sqlalchemy.event.api.listens_for"}
 ATEXIT_REGISTER = {"atexit.register"}
+CURRENT_APP = {"flask.current_app", "flask.globals.current_app", "quart.current_app"}
+# Hooks that append to one of the app's lists on each registration (error handlers and
+# blueprints are keyed, so registering again replaces or refuses instead).
+CURRENT_APP_HOOKS = {
+    "before_request", "before_app_request", "after_request", "after_app_request",
+    "teardown_request", "teardown_app_request", "teardown_appcontext", "context_processor",
+    "app_context_processor", "url_value_preprocessor", "app_url_value_preprocessor",
+    "url_defaults", "app_url_defaults", "before_first_request", "shell_context_processor",
+}
+SETUP_FUNCTIONS = {"create_app", "make_app", "init_app", "setup_app", "register", "configure_app"}
+APP_PARAMETERS = {"app", "flask_app", "application"}
 # Flask methods that register what they are given right away: ``app.before_request(f)``.
 FLASK_REGISTERS = {
     "before_request",
@@ -104,7 +116,7 @@ class ListenerPerRequest(Rule):
 
     def check(self) -> Iterator[Finding]:
         flask = self.model.flask
-        if not flask.request_time:
+        if not flask.request_time and "current_app" not in self.model.text:
             return
         words = FLASK_REGISTERS | FLASK_DECORATOR_FACTORIES | {
             "register", "listen", "listens_for", "connect", "connect_via",
@@ -118,11 +130,82 @@ class ListenerPerRequest(Rule):
         for node in scan(scope).of_any(ast.Call, ast.Attribute):
             reach = flask.request_reach(node)
             if reach is None:
+                yield from self.on_current_app(node)
                 continue
             function = flask.executing_function(node)
             registration = self.registration(node, function)
             if registration is not None and not self.undone_in(function, registration):
                 yield self.finding(node, self.message(registration, reach))
+
+    # -- hooks registered on current_app ------------------------------------------------------
+
+    def on_current_app(self, node: ast.AST) -> Iterator[Finding]:
+        """A Flask hook registered on ``current_app`` inside a function that no request is
+        known to reach: ``current_app`` only exists inside an app or request context, so the
+        function runs once per request or task, and each run registers again."""
+        attribute = node if isinstance(node, ast.Attribute) else node.func
+        if not isinstance(attribute, ast.Attribute) or attribute.attr not in CURRENT_APP_HOOKS:
+            return
+        if not self.is_current_app(attribute.value):
+            return
+        function = self.model.flask.executing_function(node)
+        if function is None or self.sets_up_an_app(function) or function in self.set_up_code:
+            return
+        registration = self.registration(node, function)
+        if registration is None or registration.kind != "flask":
+            return
+        yield self.finding(
+            node,
+            f"`{registration.source}` inside `{function.name}` registers on `current_app` each "
+            "time it runs, and `current_app` only exists inside a request or app context, so "
+            "it runs per request or per task: Flask keeps every registration and runs them all "
+            "(Flask 2.3+ refuses it with an AssertionError once the app has served a request; "
+            "a worker that never serves one keeps appending); register once, in the app "
+            "factory or `init_app`",
+        )
+
+    @cached_property
+    def set_up_code(self) -> set:
+        """Functions of this module that app set-up code (a factory, ``init_app``, a function
+        given the app) calls: they run once per app, inside its context."""
+        flask = self.model.flask
+        roots = [f for f in flask.outer_functions() if self.sets_up_an_app(f, commands=False)]
+        return flask.reachable_from(roots)
+
+    def is_current_app(self, node: ast.AST) -> bool:
+        return self.model.imports.qualified_name(node) in CURRENT_APP
+
+    def sets_up_an_app(self, function: FunctionNode, commands: bool = True) -> bool:
+        """App set-up code runs once per app: a factory, ``init_app``, a function given the
+        app; a CLI command runs once per process (``commands``); and a function that pushes
+        the context itself (``with app.app_context()``) has it for that one run."""
+        flask = self.model.flask
+        info = flask.info(function)
+        while info.parent is not None:
+            info = flask.info(info.parent)
+        outer = info.node
+        for candidate in {function, outer}:
+            if candidate.name in flask.factories or candidate.name in SETUP_FUNCTIONS:
+                return True
+            parameters = candidate.args.posonlyargs + candidate.args.args
+            if any(argument.arg in APP_PARAMETERS for argument in parameters):
+                return True
+            if not commands:
+                continue
+            for decorator in candidate.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                name = (dotted_name(target) or "").lower()
+                if "command" in name or "cli" in name.split(".") or "group" in name:
+                    return True
+        for node in walk_executed(function.body):
+            if isinstance(node, (ast.With, ast.AsyncWith)) and any(
+                isinstance(item.context_expr, ast.Call)
+                and isinstance(item.context_expr.func, ast.Attribute)
+                and item.context_expr.func.attr in ("app_context", "test_request_context")
+                for item in node.items
+            ):
+                return True
+        return False
 
     # -- recognising registrations -------------------------------------------------------------
 

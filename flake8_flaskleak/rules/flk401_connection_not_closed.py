@@ -21,6 +21,7 @@ from ..model.resources import (
     Outcome,
     Verdict,
     bindings_in,
+    closed_locals,
     collect,
     dropped_inline,
     judge,
@@ -34,6 +35,7 @@ from ..model.text import words_pattern
 from ..model.with_rewrite import with_fix_applicability
 from ..rule import Rule
 from ..scan import scan
+from .flk402_file_not_closed import CANDIDATE_CALLEES as FILE_CALLEES
 
 
 ENGINE_MAKERS = {
@@ -71,13 +73,21 @@ CONSEQUENCE = {
     "session": "its transaction and pooled connection stay until it is garbage collected",
     "requests session": "its connection pool keeps sockets open until it is garbage collected",
 }
+# Objects whose close() frees only memory: skipping it costs nothing the GC does not reclaim.
+IN_MEMORY = frozenset({"BytesIO", "StringIO"})
+# Lookups that take an object out of what holds it (``g``, a dict, an attribute); ``.get(...)``
+# without ``stream=True`` is left out with the fully read HTTP responses (``_read_whole``).
+TAKEN_FROM_HOLDER = frozenset({"pop", "getattr", "setdefault"})
+HTTP_CALLS = frozenset({"get", "post", "put", "patch", "delete", "head", "request", "urlopen"})
 
 
 class ConnectionNotClosed(Rule):
     code = "FLK401"
     name = "connection-not-closed"
     summary = "database connection, session or HTTP session never closed (left to the GC)"
-    triggers = ("connect(", "raw_connection(", "Session(", "sessionmaker(", "requests.session(")
+    triggers = (
+        "connect(", "raw_connection(", "Session(", "sessionmaker(", "requests.session(", ".close(",
+    )
     fix_safety = FixSafety.SAFE
 
     # -- what opens a connection ---------------------------------------------------------------
@@ -205,22 +215,57 @@ class ConnectionNotClosed(Rule):
             scope = self.model.scopes.parent_scope(scope)
         return scope if isinstance(scope, FUNCTION_TYPES) else None
 
+    @cached_property
+    def self_closed(self) -> dict[ast.Call, tuple[Opener, FunctionNode]]:
+        """Calls, in request-time code, whose result is bound to a local the function itself
+        closes on some path (``s = get_session()`` ... ``s.close()``), whatever made it: the
+        code treats it as a resource, so a path that skips the close leaves it to the GC."""
+        model = self.model
+        if not model.request_code_possible:
+            return {}
+        functions = model.functions_mentioning(words_pattern(["close"], r"\s*\("))
+        if not functions:
+            return {}
+        request_time = model.flask.request_time
+        found = {}
+        for function in functions:
+            if function not in request_time or function.name in ("__enter__", "__aenter__"):
+                continue
+            for call, _ in closed_locals(function).items():
+                if call in self.openers or _callee(call) in FILE_CALLEES | IN_MEMORY:
+                    continue  # a known opener (above), a file (FLK402), a buffer in memory
+                if _read_whole(call):
+                    continue  # a response read in full is back in its pool already
+                if _callee(call) in TAKEN_FROM_HOLDER:
+                    continue  # `g.pop("db")`: made and owned elsewhere; this code releases it
+                found[call] = (Opener(call, _resource_kind(call), needs_closing=True), function)
+        return found
+
     def judged_bindings(self) -> Iterator[tuple[Binding, Outcome, object]]:
+        openers = {call: opener for call, (opener, _) in self.self_closed.items()}
+        openers.update(self.openers)
         functions = {self.enclosing_function(call) for call in self.openers}
+        functions.update(function for _, function in self.self_closed.values())
         for function in sorted(filter(None, functions), key=lambda f: f.lineno):
             if function.name in ("__enter__", "__aenter__"):
                 continue  # what __enter__ opens is handed to the `with` using it
-            for binding in bindings_in(function, self.openers.get):
+            for binding in bindings_in(function, openers.get):
                 facts = collect(binding)
                 yield binding, judge(facts), facts
 
     def check(self) -> Iterator[Finding]:
-        if not self.openers or self.model.imports.imports_any("alembic"):
+        if self.model.imports.imports_any("alembic"):
             # An Alembic migration or env.py runs once per deploy in the migration tool, not in
             # the long-running service; its sessions are bound to Alembic's own connection.
             return
+        if not self.openers and not self.self_closed:
+            return
         roles = self.model.roles
         for binding, outcome, _ in self.judged_bindings():
+            if binding.opener.call in self.self_closed and outcome.verdict not in (
+                Verdict.CLOSED_LATE, Verdict.CLOSED_SOMETIMES
+            ):
+                continue  # only the code's own close() says it is a resource
             if not roles.serving(binding.function):
                 continue  # start-up, command-line or import-time code: opened once, not per use
             if _kept_for_a_forever_loop(binding):
@@ -280,3 +325,33 @@ def _kept_for_a_forever_loop(binding: Binding) -> bool:
         ):
             return True
     return False
+
+
+def _callee(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def _resource_kind(call: ast.Call) -> str:
+    """What a closed local is, as its maker's name says (``get_db_session()`` -> session)."""
+    name = _callee(call).lower()
+    if "session" in name:
+        return "session"
+    if "cursor" in name:
+        return "cursor"
+    if "conn" in name:
+        return "connection"
+    if name in HTTP_CALLS:
+        return "response"
+    if "client" in name:
+        return "client"
+    return "resource"
+
+
+def _read_whole(call: ast.Call) -> bool:
+    """``requests.get(url)`` without ``stream=True``: the body is read before it returns and
+    the connection goes back to the pool; its ``close()`` releases nothing."""
+    if _callee(call) not in HTTP_CALLS - {"urlopen"}:
+        return False
+    stream = next((k.value for k in call.keywords if k.arg == "stream"), None)
+    return stream is None or (isinstance(stream, ast.Constant) and not stream.value)
