@@ -644,7 +644,7 @@ class ProjectIndex:
 
     @property
     def _cache_file(self) -> str:
-        key = repr((CACHE_FORMAT, self.options)).encode()
+        key = repr((CACHE_FORMAT, self.options, _code_fingerprint())).encode()
         fingerprint = hashlib.blake2b(key, digest_size=6).hexdigest()
         return os.path.join(self.root, CACHE_DIRECTORY, f"index-{__version__}-{fingerprint}.json")
 
@@ -670,6 +670,21 @@ class ProjectIndex:
                     os.remove(os.path.join(directory, stale))
         except OSError:
             pass  # a read-only checkout still gets the analysis, just not the cache
+
+
+@lru_cache(maxsize=1)
+def _code_fingerprint() -> tuple:
+    """The size and modification time of every module of the analysis: an index cached by
+    other code (an editable install between commits, another branch) is not read back."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found = []
+    for directory, _, names in os.walk(package):
+        for name in sorted(names):
+            if name.endswith(".py"):
+                info = os.stat(os.path.join(directory, name))
+                found.append((os.path.relpath(os.path.join(directory, name), package),
+                              info.st_size, info.st_mtime_ns))
+    return tuple(sorted(found))
 
 
 def _valid_entry(entry: object) -> bool:
