@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -967,10 +966,6 @@ def advice_for(kind: str) -> str:
     return ADVICE.get(kind, MAPPING_ADVICE)
 
 
-_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_REPORTING_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def mutable_state_for(model, reporting: bool = False) -> MutableState:
     """The one ``MutableState`` of a file's model, shared by FLK301 and FLK302.
 
@@ -979,16 +974,13 @@ def mutable_state_for(model, reporting: bool = False) -> MutableState:
     request-time code can make are wanted (the rules), so a module without request-time code
     is not walked; the facts other modules read need the full state.
     """
-    states = _REPORTING_STATES if reporting else _STATES
-    state = states.get(model)
-    if state is None:
+    def build() -> MutableState:
         project = model.project
         elsewhere = ProjectContainers(project, project.relative(model.path)) if project else None
-        state = MutableState(model, elsewhere, walk_functions=not reporting or bool(
-            model.flask.request_time
-        ))
-        states[model] = state
-    return state
+        walk = not reporting or bool(model.flask.request_time)
+        return MutableState(model, elsewhere, walk_functions=walk)
+
+    return model.shared(("mutable state", reporting), build)
 
 
 class ProjectContainers:

@@ -80,6 +80,7 @@ class FileModel:
         self.path = path
         self.options = options or Options()
         self.project = project  # the whole-project index (``project.py``), or None
+        self._shared: dict = {}
         self.source = SourceText(text)
         self.scopes = Scopes(tree)
 
@@ -186,6 +187,13 @@ class FileModel:
         if self.project is None:
             return {}
         return self.project.reached_from_elsewhere(self.path)
+
+    def shared(self, key, build):
+        """A derived fact several rules read (``MutableState`` for FLK301 and FLK302): built
+        once per file by ``build()`` and kept with the model, so it goes when the model goes."""
+        if key not in self._shared:
+            self._shared[key] = build()
+        return self._shared[key]
 
     @cached_property
     def request_code_possible(self) -> bool:

@@ -31,7 +31,7 @@ import stat
 import sysconfig
 import tempfile
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from functools import cached_property, lru_cache
 
 from .. import __version__
@@ -63,7 +63,8 @@ from .teardowns import SESSION_HANDOFF, import_facts, session_handoff_facts, tea
 
 CACHE_DIRECTORY = ".flaskleak_cache"
 SAVE_INTERVAL_SECONDS = 15.0  # new facts are written at most this often, and at exit
-SEARCH_MEMORY_BYTES = 64_000_000  # project text kept in memory for the text searches
+SEARCH_MEMORY_BYTES = 32_000_000  # project text kept in memory for the text searches
+MODELS_KEPT = 48  # other modules' parsed models kept in memory
 CACHE_FORMAT = 9  # bump when the shape of the cached facts changes
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
@@ -85,6 +86,10 @@ FACT_GROUPS = {
 }
 _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
+# Other modules' models, least recently used first, and the bytes the text searches keep: both
+# shared by every project index of the process (a flake8 run over many projects included).
+_models: OrderedDict[tuple[str, str], FileModel | None] = OrderedDict()
+_search_memory = [0]
 _unmarked: set[str] = set()  # roots found without a marker: analysed, but no cache written there
 
 
@@ -208,7 +213,6 @@ class ProjectIndex:
         self.root = root
         self.options = options
         self._dirty = False
-        self._models: dict[str, FileModel | None] = {}
         self._mentions: dict[str, list[str]] = {}
         self._called_directly: set[tuple[str, str]] = set()
         # (callee file, callee qualname) -> {(caller file, caller qualname, name it calls)}
@@ -216,7 +220,6 @@ class ProjectIndex:
         self._tainted_parameters: dict[tuple[str, str, str], bool] = {}
         self._test_files: list[str] = []
         self._search_texts: dict[str, bytes] = {}
-        self._search_bytes = 0
         self._saved_at = time.monotonic()
         atexit.register(self.save)  # what the last files computed (flake8 -j1, flaskleak check)
 
@@ -339,8 +342,10 @@ class ProjectIndex:
 
     def _model(self, relative: str) -> FileModel | None:
         """The parsed model of another project file (kept for this process), or None."""
-        if relative in self._models:
-            return self._models[relative]
+        key = (self.root, relative)
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key]
         model = None
         data = self._read(relative)
         if data is not None:
@@ -351,9 +356,9 @@ class ProjectIndex:
                 model = FileModel(tree, text, path, self.options, project=None)
             except SourceError as error:
                 name_once(path, f"{error.code} {error.message}")
-        if len(self._models) > 64:  # keep memory flat on big projects
-            self._models.pop(next(iter(self._models)))
-        self._models[relative] = model
+        if len(_models) >= MODELS_KEPT:  # keep memory flat however many projects are checked
+            _models.popitem(last=False)
+        _models[key] = model
         return model
 
     def file_model(self, relative: str) -> FileModel | None:
@@ -630,9 +635,9 @@ class ProjectIndex:
         if data is None:
             size = self.files[relative][0] if relative in self.files else 0
             data = self._read(relative) if size <= MAX_FILE_BYTES else None
-            if data is not None and self._search_bytes + len(data) <= SEARCH_MEMORY_BYTES:
+            if data is not None and _search_memory[0] + len(data) <= SEARCH_MEMORY_BYTES:
                 self._search_texts[relative] = data
-                self._search_bytes += len(data)
+                _search_memory[0] += len(data)
         return data
 
     def only_called_from_tests_or_migrations(self, path: str, qualname: str) -> str | None:

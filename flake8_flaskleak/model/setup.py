@@ -211,16 +211,9 @@ class SetupCode:
         return False
 
 
-_SETUP: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def setup_code(model) -> SetupCode:
     """The one ``SetupCode`` of a file's model."""
-    found = _SETUP.get(model)
-    if found is None:
-        found = SetupCode(model)
-        _SETUP[model] = found
-    return found
+    return model.shared("setup code", lambda: SetupCode(model))
 
 
 def setup_facts(model) -> dict | None:
