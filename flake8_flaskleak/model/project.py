@@ -88,7 +88,7 @@ _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
 # Other modules' models, least recently used first, and the bytes the text searches keep: both
 # shared by every project index of the process (a flake8 run over many projects included).
-_models: OrderedDict[tuple[str, str], FileModel | None] = OrderedDict()
+_models: OrderedDict[tuple, FileModel | None] = OrderedDict()
 _search_memory = [0]
 _unmarked: set[str] = set()  # roots found without a marker: analysed, but no cache written there
 
@@ -342,7 +342,7 @@ class ProjectIndex:
 
     def _model(self, relative: str) -> FileModel | None:
         """The parsed model of another project file (kept for this process), or None."""
-        key = (self.root, relative)
+        key = (self.root, relative, self.files.get(relative))  # an edited file is read again
         if key in _models:
             _models.move_to_end(key)
             return _models[key]
