@@ -15,12 +15,14 @@ from __future__ import annotations
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from flake8_run import parse_output
+from markers import FIXTURES, expected_findings
 
 from flake8_flaskleak.engine import RULES_BY_CODE
 
@@ -229,6 +231,17 @@ def test_an_internal_error_fails_both_front_ends(service):
         r"^svc/app\.py:1:1: FLK900 internal error in FLK203: RecursionError", result.stdout, re.M
     ), result.stdout
     assert "FLK201" in result.stdout
+
+
+def test_the_internal_error_fixture_gets_exactly_its_marked_findings(tmp_path):
+    """flake8 on a fixture tree, FLK203 broken: FLK900 on line 1 and the other rules' findings,
+    as the fixture's markers say."""
+    root = tmp_path / "internal_error"
+    shutil.copytree(FIXTURES / "internal_error", root)
+    result = with_crashing_flk203("flake8.main.cli", "--select", "FLK", "svc/app.py", cwd=root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = {(line, code) for _, line, _, code, _ in parse_output(result.stdout)}
+    assert found == expected_findings(root / "svc" / "app.py")
 
 
 # --- resource bounds ----------------------------------------------------------------------------

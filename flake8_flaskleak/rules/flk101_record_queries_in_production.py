@@ -2,8 +2,8 @@
 
 With recording on, Flask-SQLAlchemy appends a record of every query (statement, parameters,
 timing, caller) to a list on the app context. The list lives as long as the context: for a
-context that is never popped (a CLI or worker ``app.app_context().push()``, seed 004) it grows
-for the life of the process. With Flask-SQLAlchemy 2.x, ``DEBUG = True`` switches recording on
+context that is never popped (a CLI or worker ``app.app_context().push()``, as in the reports
+behind Flask PR #1822) it grows for the life of the process. With Flask-SQLAlchemy 2.x, ``DEBUG = True`` switches recording on
 whatever ``SQLALCHEMY_RECORD_QUERIES`` says.
 """
 

@@ -2,7 +2,7 @@
 
 ``conn = engine.connect()`` with no ``with``, no ``close()`` in ``finally``, not returned or
 stored: the pool's connection stays checked out until the garbage collector finalises the
-``Connection`` (seed 001). Also ``has_table(engine.connect(), ...)`` and a bare
+``Connection``. Also ``has_table(engine.connect(), ...)`` and a bare
 ``engine.connect()`` statement, which drop the connection on the spot.
 """
 

@@ -1,7 +1,7 @@
 """FLK501 gunicorn-no-max-requests: a Gunicorn config that never recycles its workers.
 
 Without ``max_requests`` a worker lives as long as the server: whatever any library leaks
-grows until the worker is killed. Recycling after N requests is the safety net (seed 001).
+grows until the worker is killed. Recycling after N requests is the safety net.
 """
 
 from __future__ import annotations
