@@ -28,6 +28,20 @@ def call_name(node: ast.Call) -> str | None:
     return dotted_name(node.func)
 
 
+def callee_name(call: ast.Call) -> str:
+    """The last name of what a call calls: ``connect`` for ``engine.connect()`` and for
+    ``get_engine().connect()``; ``""`` for anything else (a subscript, a lambda)."""
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def call_arguments(call: ast.Call) -> list[ast.expr]:
+    """Positional and keyword argument values of a call, in order."""
+    return list(call.args) + [keyword.value for keyword in call.keywords]
+
+
 def last_part(name: str | None) -> str | None:
     return name.rsplit(".", 1)[-1] if name else None
 

@@ -100,7 +100,7 @@ def has_imported_base(model) -> bool:
         named = set(words(statement.name)).union(*(words(n.rsplit(".", 1)[-1]) for n in names))
         if not config_module and not named & CONFIG_NAME_WORDS:
             continue
-        project = project or _project(model)
+        project = project or model.project
         if project is None:
             return False
         if _has_project_base(model, project, statement):
@@ -119,15 +119,6 @@ def project_configs(model) -> ConfigModel:
     return configs
 
 
-def _project(model):
-    try:
-        return model.project
-    except Exception:  # the project index is an extra: never fail the file on it
-        if os.environ.get("FLASKLEAK_STRICT"):
-            raise
-        return None
-
-
 def _extended_elsewhere(model, configs: ConfigModel) -> set[str]:
     candidates = [
         klass for klass in configs.classes.values()
@@ -137,7 +128,7 @@ def _extended_elsewhere(model, configs: ConfigModel) -> set[str]:
     module = model.module[0]
     if not candidates or not module:
         return set()
-    project = _project(model)
+    project = model.project
     if project is None:
         return set()
     bases: set[str] = set()
@@ -178,7 +169,7 @@ def inherited_across_modules(model, configs: ConfigModel, key: str) -> list[Inhe
     ]
     if not candidates:
         return []
-    project = _project(model)
+    project = model.project
     if project is None or not _set_elsewhere(model, project, key):
         return []
     found = []

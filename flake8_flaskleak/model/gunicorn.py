@@ -158,7 +158,7 @@ def _imports_application(model, statement: ast.stmt) -> bool:
         modules = [alias.name for alias in statement.names]
     else:
         return False
-    project = _project(model)
+    project = model.project
     for module in modules:
         if project is not None:
             if project.module_file(module) is not None:
@@ -166,15 +166,6 @@ def _imports_application(model, statement: ast.stmt) -> bool:
         elif module.split(".")[0] not in sys.stdlib_module_names:
             return True  # without the project, only the standard library is surely not the app
     return False
-
-
-def _project(model):
-    try:
-        return model.project
-    except Exception:  # the project index is an extra: never fail the file on it
-        if os.environ.get("FLASKLEAK_STRICT"):
-            raise
-        return None
 
 
 def module_assignments(tree: ast.Module) -> dict[str, list[ast.stmt]]:

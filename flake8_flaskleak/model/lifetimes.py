@@ -20,7 +20,14 @@ import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ..astutil import SCOPE_NODES, FunctionNode, dotted_name, walk_local
+from ..astutil import (
+    SCOPE_NODES,
+    FunctionNode,
+    call_arguments,
+    callee_name,
+    dotted_name,
+    walk_local,
+)
 from .resources import carries, first_risky, mentions, takes_ownership
 
 Releases = Callable[[ast.Call, frozenset], bool]
@@ -76,7 +83,7 @@ def fate(model, function: FunctionNode, call: ast.Call, releases: Releases,
         return Outcome(Fate.RELEASED, node=parent)
     if isinstance(parent, ast.Call) and node is not parent.func:
         holder = parents.get(parent)
-        name = _callee(parent)
+        name = callee_name(parent)
         if name in CLOSING_WRAPPERS and isinstance(holder, ast.withitem):
             return Outcome(Fate.RELEASED, node=holder)
         if name in EXIT_STACK_METHODS:
@@ -182,12 +189,12 @@ def _collect(model, function, names: set[str], releases: Releases, owners_keep: 
         elif isinstance(node, ast.Call):
             if releases(node, frozen) or _released_by_helper(model, node, frozen, releases, depth):
                 facts.releases.append(node)  # one in `finally` is judged by where its try is
-            elif _callee(node) in EXIT_STACK_METHODS and any(
+            elif callee_name(node) in EXIT_STACK_METHODS and any(
                 carries(argument, facts.names) for argument in node.args
             ):
                 facts.managed = True
             elif owners_keep and takes_ownership(node) and any(
-                carries(argument, facts.names) for argument in _arguments(node)
+                carries(argument, facts.names) for argument in call_arguments(node)
             ):
                 facts.kept = facts.kept or node
     return facts
@@ -382,7 +389,7 @@ def _is_name_in(node: ast.AST, names) -> bool:
 def _manages(expr: ast.expr, names: set[str]) -> bool:
     if _is_name_in(expr, names):
         return True
-    if isinstance(expr, ast.Call) and _callee(expr) in CLOSING_WRAPPERS:
+    if isinstance(expr, ast.Call) and callee_name(expr) in CLOSING_WRAPPERS:
         return any(_is_name_in(argument, names) for argument in expr.args)
     return False
 
@@ -397,14 +404,3 @@ def _names_only(target: ast.expr) -> bool:
     return False
 
 
-def _callee(call: ast.Call) -> str:
-    func = call.func
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return ""
-
-
-def _arguments(call: ast.Call) -> list[ast.expr]:
-    return list(call.args) + [keyword.value for keyword in call.keywords]

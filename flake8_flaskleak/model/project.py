@@ -163,7 +163,11 @@ def project_for(path: str, options: Options) -> ProjectIndex | None:
     real = os.path.realpath(path)
     if real.startswith(_installed_code_prefixes()) or f"{os.sep}site-packages{os.sep}" in real:
         return None
-    root = find_root(path)
+    return _index_at(find_root(path), options)
+
+
+def _index_at(root: str | None, options: Options) -> ProjectIndex | None:
+    """The one index of the project at ``root`` for these options in this process."""
     if root is None:
         return None
     key = (root, options)
@@ -194,13 +198,7 @@ def prebuild(paths, options: Options) -> None:
 
 
 def _index_for_directory(directory: str, options: Options) -> ProjectIndex | None:
-    root = find_root(os.path.join(os.path.abspath(directory), "__probe__.py"))
-    if root is None:
-        return None
-    key = (root, options)
-    if key not in _indexes:
-        _indexes[key] = ProjectIndex(root, options)
-    return _indexes[key]
+    return _index_at(find_root(os.path.join(os.path.abspath(directory), "__probe__.py")), options)
 
 
 def name_once(path: str, why: str) -> None:

@@ -18,7 +18,15 @@ import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ..astutil import SCOPE_NODES, FunctionNode, dotted_name, short_source, walk_local
+from ..astutil import (
+    SCOPE_NODES,
+    FunctionNode,
+    call_arguments,
+    callee_name,
+    dotted_name,
+    short_source,
+    walk_local,
+)
 from .pins import Requirement
 
 # Calls on a resource whose result still uses it (a lazy result, a cursor, a query, the
@@ -228,28 +236,15 @@ def _call_carries(call: ast.Call, names: set[str]) -> bool:
     func = call.func
     if isinstance(func, ast.Attribute) and carries(func.value, names):
         return func.attr in LAZY_METHODS
-    callee = _callee_name(call)
+    callee = callee_name(call)
     if callee in CONSUMERS:
         return False
-    return any(carries(argument, names) for argument in _arguments(call))
-
-
-def _callee_name(call: ast.Call) -> str:
-    func = call.func
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return ""
-
-
-def _arguments(call: ast.Call) -> list[ast.expr]:
-    return list(call.args) + [keyword.value for keyword in call.keywords]
+    return any(carries(argument, names) for argument in call_arguments(call))
 
 
 def takes_ownership(call: ast.Call) -> bool:
     """A call that keeps what it is given: a constructor (``Thread(...)``) or a known taker."""
-    callee = _callee_name(call)
+    callee = callee_name(call)
     return callee in OWNERSHIP_TAKERS or (callee[:1].isupper() and callee not in WRAPPERS)
 
 
@@ -329,7 +324,7 @@ def _collect_call(facts: BindingFacts, call: ast.Call, in_finally: set[ast.AST])
             else:
                 facts.closes.append(call)
             return
-    if takes_ownership(call) and any(carries(arg, facts.followed) for arg in _arguments(call)):
+    if takes_ownership(call) and any(carries(arg, facts.followed) for arg in call_arguments(call)):
         facts.handed_on = facts.handed_on or call
 
 
@@ -337,7 +332,7 @@ def _manages(expr: ast.expr, aliases: set[str]) -> bool:
     """``with conn:``, ``with closing(conn):``."""
     if _is_alias(expr, aliases):
         return True
-    if isinstance(expr, ast.Call) and _callee_name(expr) in ("closing", "aclosing"):
+    if isinstance(expr, ast.Call) and callee_name(expr) in ("closing", "aclosing"):
         return any(_is_alias(argument, aliases) for argument in expr.args)
     return False
 
@@ -419,7 +414,7 @@ def first_risky(statement: ast.stmt, aliases: set[str]) -> ast.AST | None:
                 return risky
         return None
     for node in _walk_in_order(statement):
-        if isinstance(node, ast.Call) and _callee_name(node) not in SAFE_CALLS:
+        if isinstance(node, ast.Call) and callee_name(node) not in SAFE_CALLS:
             return node
         if isinstance(node, (ast.Raise, ast.Return, ast.Await, ast.Assert)):
             return node

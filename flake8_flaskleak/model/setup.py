@@ -132,7 +132,7 @@ class SetupCode:
         flask = self.flask
         if function in flask.request_time or function in flask.background:
             return None
-        project = _project(self.model)
+        project = self.model.project
         if project is None or not self.model.module[0]:
             return None
         callers = self._callers()
@@ -264,7 +264,7 @@ def factory_repetition(model, factory: str) -> str | None:
     """Why the factory ``pkg.create_app`` runs more than once in one production process, or
     None: it is called in a loop or comprehension, or at two places at import in one module (not under ``if __name__ == "__main__"``), in any non-test module of the
     project (or in this file alone, without the project index)."""
-    project = _project(model)
+    project = model.project
     answers = _REPETITION.setdefault(project, {}) if project is not None else (
         setup_code(model).repetitions
     )
@@ -336,15 +336,6 @@ def _is_main_test(test: ast.expr) -> bool:
         and {dotted_name(test.left), *(dotted_name(c) for c in test.comparators)} >= {"__name__"}
         and "__main__" in {string_value(test.left), *(string_value(c) for c in test.comparators)}
     )
-
-
-def _project(model):
-    try:
-        return model.project
-    except Exception:  # the project index is an extra: never fail the file on it
-        if os.environ.get("FLASKLEAK_STRICT"):
-            raise
-        return None
 
 
 def _module_names(tree: ast.Module) -> set[str]:

@@ -28,7 +28,15 @@ import ast
 from dataclasses import dataclass
 from functools import cached_property
 
-from ..astutil import SCOPE_NODES, dotted_name, short_source, walk, walk_local
+from ..astutil import (
+    SCOPE_NODES,
+    call_arguments,
+    callee_name,
+    dotted_name,
+    short_source,
+    walk,
+    walk_local,
+)
 from ..finding import FixApplicability, no_fix, safe_fix, unsafe_fix
 from .file import FileModel
 from .pins import Support, supports, version_text
@@ -282,9 +290,9 @@ def _handed_to_later_code(binding: Binding, facts: BindingFacts, last: int) -> s
         for node in walk(statement):
             if not isinstance(node, ast.Call):
                 continue
-            callee = _callee(node)
+            callee = callee_name(node)
             if callee in DEFERRED_CALLEES and any(
-                mentions(argument, facts.followed) for argument in _arguments(node)
+                mentions(argument, facts.followed) for argument in call_arguments(node)
             ):
                 return (f"`{binding.name}` is handed to `{short_source(node.func, 40)}(...)` on "
                         f"line {node.lineno}, which runs after the `with` has closed it")
@@ -305,8 +313,8 @@ def _loaded_objects_escape(binding: Binding, facts: BindingFacts, last: int) -> 
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 if any(not isinstance(target, ast.Name) for target in targets):
                     value = node.value
-            elif isinstance(node, ast.Call) and _callee(node) in OWNERSHIP_TAKERS:
-                value = ast.Tuple(elts=_arguments(node), ctx=ast.Load())
+            elif isinstance(node, ast.Call) and callee_name(node) in OWNERSHIP_TAKERS:
+                value = ast.Tuple(elts=call_arguments(node), ctx=ast.Load())
             escaping = _escaping_names(value, loaded)
             if escaping:
                 returned = isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom))
@@ -329,7 +337,7 @@ def _escaping_names(value: ast.AST | None, names: set[str]) -> list[str]:
     stack = [value]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.Call) and _callee(node) in CONSUMERS:
+        if isinstance(node, ast.Call) and callee_name(node) in CONSUMERS:
             continue
         if isinstance(node, SCOPE_NODES):
             continue
@@ -424,17 +432,6 @@ def _bound_names(targets: list[ast.AST]) -> list[str]:
         elif isinstance(target, ast.Starred):
             stack.append(target.value)
     return found
-
-
-def _callee(call: ast.Call) -> str:
-    func = call.func
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return func.id if isinstance(func, ast.Name) else ""
-
-
-def _arguments(call: ast.Call) -> list[ast.expr]:
-    return list(call.args) + [keyword.value for keyword in call.keywords]
 
 
 def _position(node: ast.AST) -> tuple[int, int]:

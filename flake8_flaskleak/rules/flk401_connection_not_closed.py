@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from functools import cached_property
 
-from ..astutil import FunctionNode, dotted_name
+from ..astutil import FunctionNode, callee_name, dotted_name
 from ..finding import Finding, FixSafety
 from ..model.resources import (
     Binding,
@@ -232,11 +232,11 @@ class ConnectionNotClosed(Rule):
             if function not in request_time or function.name in ("__enter__", "__aenter__"):
                 continue
             for call, _ in closed_locals(function).items():
-                if call in self.openers or _callee(call) in FILE_CALLEES | IN_MEMORY:
+                if call in self.openers or callee_name(call) in FILE_CALLEES | IN_MEMORY:
                     continue  # a known opener (above), a file (FLK402), a buffer in memory
                 if _read_whole(call):
                     continue  # a response read in full is back in its pool already
-                if _callee(call) in TAKEN_FROM_HOLDER:
+                if callee_name(call) in TAKEN_FROM_HOLDER:
                     continue  # `g.pop("db")`: made and owned elsewhere; this code releases it
                 found[call] = (Opener(call, _resource_kind(call), needs_closing=True), function)
         return found
@@ -327,14 +327,9 @@ def _kept_for_a_forever_loop(binding: Binding) -> bool:
     return False
 
 
-def _callee(call: ast.Call) -> str:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-
-
 def _resource_kind(call: ast.Call) -> str:
     """What a closed local is, as its maker's name says (``get_db_session()`` -> session)."""
-    name = _callee(call).lower()
+    name = callee_name(call).lower()
     if "session" in name:
         return "session"
     if "cursor" in name:
@@ -351,7 +346,7 @@ def _resource_kind(call: ast.Call) -> str:
 def _read_whole(call: ast.Call) -> bool:
     """``requests.get(url)`` without ``stream=True``: the body is read before it returns and
     the connection goes back to the pool; its ``close()`` releases nothing."""
-    if _callee(call) not in HTTP_CALLS - {"urlopen"}:
+    if callee_name(call) not in HTTP_CALLS - {"urlopen"}:
         return False
     stream = next((k.value for k in call.keywords if k.arg == "stream"), None)
     return stream is None or (isinstance(stream, ast.Constant) and not stream.value)
