@@ -60,55 +60,62 @@ class CommitOnTeardown(Rule):
     def _teardown_commits(self) -> Iterator[Finding]:
         reported: set[ast.Call] = set()
         for entry in self.model.flask.teardowns:
-            for call, path in self._commits_reached(entry.function):
+            for call, path, handled in self._commits_reached(entry.function):
                 if call not in reported:
                     reported.add(call)
-                    yield self.finding(call, self._teardown_message(entry, path, call))
+                    yield self.finding(call, self._teardown_message(entry, path, call, handled))
 
-    def _commits_reached(self, teardown: FunctionNode) -> Iterator[tuple[ast.Call, tuple]]:
-        """Commits whose failure escapes the teardown: in it, or in helpers it calls unguarded."""
+    def _commits_reached(self, teardown: FunctionNode) -> Iterator[tuple[ast.Call, tuple, bool]]:
+        """Commits the teardown runs, in it or in helpers it calls, each with whether its
+        failure is handled (caught, or the session given back in a ``finally``)."""
         seen = {teardown}
-        queue = deque([(teardown, (teardown.name,))])
+        queue = deque([(teardown, (teardown.name,), False)])
         while queue:
-            function, path = queue.popleft()
-            for node in self._unguarded_calls(function.body, False):
+            function, path, outer_handled = queue.popleft()
+            for node, handled in self._calls(function.body, outer_handled):
                 if self._is_session_commit(node):
-                    yield node, path
+                    yield node, path, handled
                 elif len(path) < MAX_HELPER_DEPTH:
                     for callee in self.model.flask.functions_called(node.func, node):
                         if callee not in seen:
                             seen.add(callee)
-                            queue.append((callee, path + (callee.name,)))
+                            queue.append((callee, path + (callee.name,), handled))
 
-    def _teardown_message(self, entry: EntryPoint, path: tuple, call: ast.Call) -> str:
+    def _teardown_message(
+        self, entry: EntryPoint, path: tuple, call: ast.Call, handled: bool
+    ) -> str:
         receiver = short_source(call.func.value, 40)
         via = f" (via `{'` -> `'.join(path[1:])}`)" if len(path) > 1 else ""
+        subject = f"teardown `{entry.function.name}` commits `{receiver}`{via}"
+        if handled:
+            return (
+                f"{subject} after the response is sent: a commit that fails is only caught, so "
+                "the write is lost without the client knowing: commit in the view and only "
+                "remove() the session in teardown"
+            )
         return (
-            f"teardown `{entry.function.name}` commits `{receiver}`{via}: a commit that fails "
-            "here raises out of the teardown, skips the session's removal and leaves its failed "
-            "transaction to the next request on the thread: commit in the view and only "
-            "remove() the session in teardown"
+            f"{subject}: a commit that fails here raises out of the teardown, skips the "
+            "session's removal and leaves its failed transaction to the next request on the "
+            "thread: commit in the view and only remove() the session in teardown"
         )
 
-    def _unguarded_calls(self, body: list[ast.stmt], guarded: bool) -> Iterator[ast.Call]:
-        """Calls in ``body`` whose exception would leave the function with the session unusable."""
+    def _calls(self, body: list[ast.stmt], handled: bool) -> Iterator[tuple[ast.Call, bool]]:
+        """Calls in ``body``, each with whether a ``try`` around it handles its failure."""
         for statement in body:
             if isinstance(statement, SCOPE_NODES):
                 continue
             if isinstance(statement, ast.Try) or type(statement).__name__ == "TryStar":
-                handled = guarded or _try_handles_failure(statement)
-                yield from self._unguarded_calls(statement.body, handled)
+                yield from self._calls(statement.body, handled or _try_handles_failure(statement))
                 for handler in statement.handlers:
-                    yield from self._unguarded_calls(handler.body, guarded)
-                yield from self._unguarded_calls(statement.orelse, guarded)
-                yield from self._unguarded_calls(statement.finalbody, guarded)
+                    yield from self._calls(handler.body, handled)
+                yield from self._calls(statement.orelse, handled)
+                yield from self._calls(statement.finalbody, handled)
                 continue
-            if not guarded:
-                for node in _own_expressions(statement):
-                    if isinstance(node, ast.Call):
-                        yield node
+            for node in _own_expressions(statement):
+                if isinstance(node, ast.Call):
+                    yield node, handled
             for block in _blocks(statement):
-                yield from self._unguarded_calls(block, guarded)
+                yield from self._calls(block, handled)
 
     def _is_session_commit(self, node: ast.AST) -> bool:
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
