@@ -10,6 +10,10 @@ them, and the parameters of a view (its URL segments). Taint flows through assig
 targets and ``with ... as`` within a function, from a function to the parameters of the module's
 functions it calls, and into nested functions' closures. The answer is computed on demand, for
 the expression asked about: only the lines naming the names involved are looked at.
+
+A value checked against a fixed table is no longer one per request (``validated.py``): a lookup
+``TABLE[x]`` is not tainted whatever ``x`` is, and after ``x = TABLE[x]`` or ``if find(x) is
+None: return`` the later lines of the function see a checked ``x``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import ast
 
 from .scopes import FunctionNode
 from .text import words_pattern
+from .validated import Check, Validation
 
 ENTRY_KINDS_WITH_URL_ARGUMENTS = {"route", "view"}
 
@@ -26,35 +31,51 @@ class Taint:
     def __init__(self, model):
         self.model = model
         self.flask = model.flask
-        self._names: dict[tuple[ast.AST, str], bool] = {}
+        self._names: dict[tuple[ast.AST, str, ast.AST | None], bool] = {}
         self._callers: dict[ast.AST, list[tuple[ast.AST, ast.Call]]] = {}
+        self.validation = Validation(self.flask)
 
     def tainted(self, expr: ast.AST | None, function: ast.AST | None) -> bool:
         """Whether ``expr``, written in ``function``, can hold a request-derived value."""
         if expr is None:
             return False
-        for node in ast.walk(expr):
+        stack = [expr]
+        while stack:
+            node = stack.pop()
             if isinstance(node, (ast.Name, ast.Attribute)) and self.flask.request_global(node):
                 return True
             if (
                 isinstance(node, ast.Name)
                 and isinstance(node.ctx, ast.Load)
                 and function is not None
-                and self.name_tainted(node.id, function)
+                and self.name_tainted(node.id, function, getattr(node, "lineno", None))
             ):
                 return True
+            if self.validation.is_table_lookup(node):
+                stack.extend(_lookup_defaults(node))  # the value is one of the table's
+                continue
+            stack.extend(ast.iter_child_nodes(node))
         return False
 
-    def name_tainted(self, name: str, function: ast.AST) -> bool:
-        key = (function, name)
+    def name_tainted(self, name: str, function: ast.AST, line: int | None = None) -> bool:
+        """Whether ``name`` can hold a request-derived value in ``function`` (on ``line``,
+        when given: a check of the name before that line narrows what it holds there)."""
+        check = None
+        if line is not None and isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            check = self.validation.check_before(function, name, line)
+        key = (function, name, check.statement if check else None)
         if key not in self._names:
             self._names[key] = False  # a cycle (recursion, a loop) adds nothing
-            self._names[key] = self._name_tainted(name, function)
+            self._names[key] = self._name_tainted(name, function, check)
         return self._names[key]
 
-    def _name_tainted(self, name: str, function: ast.AST) -> bool:
+    def _name_tainted(self, name: str, function: ast.AST, check: Check | None = None) -> bool:
         if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return False  # module or class level: fixed at import
+        if check is not None:  # what the check leaves, and what later bindings add
+            later = self._bound_values(name, function, after=check.statement.end_lineno or check.line)
+            values = [check.value] if check.value is not None else []
+            return any(self.tainted(value, function) for value in values + (later or []))
         if name in _parameters(function):
             return self._parameter_tainted(name, function)
         values = self._bound_values(name, function)
@@ -85,15 +106,16 @@ class Taint:
                 return True
         return False
 
-    def _bound_values(self, name: str, function: FunctionNode) -> list[ast.AST] | None:
+    def _bound_values(self, name: str, function: FunctionNode, after: int = 0) -> list[ast.AST] | None:
         """What ``name`` is bound to in ``function`` (None: it is not bound there), from the
-        statements on the lines that name it."""
+        statements on the lines that name it (after line ``after``, when given)."""
         values: list[ast.AST] = []
         bound = False
         end = function.end_lineno or function.lineno
+        start = max(function.lineno, after)
         lines = [
             line for line in self.model.source.lines_matching(words_pattern([name]))
-            if function.lineno < line <= end
+            if start < line <= end
         ]
         for node in self.model.scopes.nodes_on_lines(function, lines):
             if isinstance(node, ast.Global) and name in node.names:
@@ -118,6 +140,13 @@ class Taint:
                     found.append((scope, call))
             self._callers[function] = found
         return found
+
+
+def _lookup_defaults(lookup: ast.AST) -> list[ast.AST]:
+    """What a table lookup can return besides the table's values: ``get``'s default."""
+    if isinstance(lookup, ast.Call) and not isinstance(lookup.func, ast.Name):
+        return list(lookup.args[1:]) + [keyword.value for keyword in lookup.keywords]
+    return []
 
 
 def _parameters(function: FunctionNode) -> set[str]:
