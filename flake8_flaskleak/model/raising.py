@@ -10,7 +10,8 @@ FLK201 asks it of teardown functions: the first statement that can raise and is 
 * ``LookupError`` for a subscript (covered by ``except KeyError`` or ``IndexError``: which one
   depends on the container), ``AttributeError`` for
   ``del obj.attr`` / ``delattr``; a deletion guarded by ``hasattr`` on the same attribute
-  cannot raise.
+  cannot raise; nor can ``slot.release()`` of a lock the request acquired and kept on ``g``
+  (``acquisitions.py``).
 
 A handler for ``Exception`` (or bare ``except:``) catches everything; ``except KeyError`` covers
 a subscript, ``except AttributeError`` a deletion, and so on through the builtin hierarchy.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import ast
 
 from ..astutil import SCOPE_NODES, dotted_name
+from .acquisitions import releases_acquired_slot
 
 ANYTHING = "*"
 CATCH_ALL = {"Exception", "BaseException"}
@@ -89,7 +91,11 @@ class RaiseAnalysis:
             return statement
         if isinstance(statement, ast.If):
             guards = hasattr_guards(statement.test)
-            body = [s for s in statement.body if not is_guarded_deletion(s, guards)]
+            body = [
+                s for s in statement.body
+                if not is_guarded_deletion(s, guards)
+                and not releases_acquired_slot(self.model, s, statement.test)
+            ]
             blocks = [body, statement.orelse]
         for block in blocks:
             found = self.first_unprotected(block, caught, depth)
