@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..astutil import FunctionNode, dotted_name, walk, walk_local
+from ..astutil import FunctionNode, dotted_name, keyword_value, walk, walk_local
 from ..model.text import words_pattern
 from ..scan import scan
 from ..finding import Finding, FixSafety
 from ..model.flask import Reach
 from ..model.file import FileModel
+from ..model.local_bindings import only_value, with_target
 from ..rule import Rule
 from ._flk202_fix import FIX_REASON, apply_session_fix, session_fix_applicability
 from ..model.teardowns import (
@@ -38,6 +39,9 @@ FLASK_SQLALCHEMY = {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.S
 # Flask-SQLAlchemy 2.x builds extra scoped sessions (one per bind) with this method.
 SESSION_FACTORY_METHODS = {"create_scoped_session"}
 APP_CONTEXT_METHODS = {"app_context", "test_request_context", "request_context"}
+SESSIONMAKER = {"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker"}
+# ``with engine.begin() as connection``: the block closes the connection when it exits.
+CONNECTION_CONTEXTS = {"begin", "connect"}
 # Names under which projects import their scoped session (the Flask "SQLAlchemy" pattern).
 IMPORTED_SESSION_NAMES = {"db_session", "Session", "ScopedSession", "DBSession", "DbSession"}
 # Without one of these, no function in the file can be a thread target, job or task.
@@ -255,6 +259,55 @@ class SessionFacts:
             return True
         return False
 
+    def bound_to_closed_connection(self, definition: SessionDefinition) -> bool:
+        """Every session of a local registry runs on a connection a ``with engine.begin() as
+        connection:`` block of the same function closes: ``scoped_session(sessionmaker(
+        bind=connection))``, ``Registry.configure(bind=connection)``, or a factory made with
+        ``sessionmaker(bind=connection)`` and passed in. Bound to an engine, it is not."""
+        function = definition.function
+        if function is None or definition.kind != "local":
+            return False
+        binds = self._binds(definition)
+        return bool(binds) and all(self._closed_connection(function, bind) for bind in binds)
+
+    def _binds(self, definition: SessionDefinition) -> list[ast.expr | None]:
+        """What the registry's sessions are bound to (None: something we cannot see)."""
+        binds: list[ast.expr | None] = []
+        call = definition.call
+        factory = call.args[0] if call.args else keyword_value(call, "session_factory")
+        factory_names = {definition.name}
+        if isinstance(factory, ast.Name):
+            factory_names.add(factory.id)
+            factory = only_value(definition.function, factory.id)
+        if isinstance(factory, ast.Call):
+            if self.imports.qualified_name(factory.func) in SESSIONMAKER:
+                binds.extend(_bind_arguments(factory))
+        for node in walk_local(definition.function):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            configures = (
+                isinstance(func, ast.Attribute)
+                and func.attr == "configure"
+                and isinstance(func.value, ast.Name)
+                and func.value.id in factory_names
+            )
+            if configures or (isinstance(func, ast.Name) and func.id == definition.name):
+                binds.extend(_bind_arguments(node, positional=False))  # keywords only
+        return binds
+
+    @staticmethod
+    def _closed_connection(function: FunctionNode, bind: ast.expr | None) -> bool:
+        if not isinstance(bind, ast.Name):
+            return False
+        item = with_target(function, bind.id)
+        return (
+            item is not None
+            and isinstance(item.context_expr, ast.Call)
+            and isinstance(item.context_expr.func, ast.Attribute)
+            and item.context_expr.func.attr in CONNECTION_CONTEXTS
+        )
+
     @staticmethod
     def is_returned(definition: SessionDefinition) -> bool:
         """The registry, or a session it makes (``return Session()``), is returned."""
@@ -292,6 +345,20 @@ class SessionFacts:
                 if {f"self.{attr}" for attr in kept} & released_names(method):
                     return True
         return False
+
+
+def _bind_arguments(call: ast.Call, positional: bool = True) -> list[ast.expr | None]:
+    """The ``bind`` a ``sessionmaker(...)``/``configure(...)``/``Registry(...)`` call gives
+    (``sessionmaker(connection)`` too); None for ``**options`` that may carry one."""
+    found: list[ast.expr | None] = []
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            found.append(None)
+        elif keyword.arg == "bind":
+            found.append(keyword.value)
+    if positional and call.args:
+        found.append(call.args[0])
+    return found
 
 
 def _declared_global(function: ast.AST, name: str) -> bool:
@@ -522,6 +589,8 @@ class ScopedSessionNotRemoved(Rule):
                 return None  # made at start-up or in a command, dropped there: once
             if facts.is_returned(definition) or facts.released_in_function(definition):
                 return None  # handed to the caller, or removed/closed before the call ends
+            if facts.bound_to_closed_connection(definition):
+                return None  # its session runs on a connection the `with` block closes
         if definition.per_call is not None:
             return (
                 "`scoped_session(...)` is created on every request "

@@ -19,6 +19,7 @@ from functools import cached_property
 
 from ..astutil import FunctionNode, dotted_name, last_part, short_source, walk_local
 from ..finding import Finding
+from ..model.dead_branches import is_dead
 from ..rule import Rule
 
 FILE_OPENERS = {
@@ -106,7 +107,7 @@ class WholeFileInMemory(Rule):
         for function, node, response in uses:
             reach = flask.request_time.get(function)
             fetch = self.unstreamed_fetch(response, function) if reach is not None else None
-            if fetch is None or node in reported:
+            if fetch is None or node in reported or is_dead(self.model, function, node):
                 continue
             reported.add(node)
             yield self.finding(
@@ -243,8 +244,8 @@ class WholeFileInMemory(Rule):
     def carried(self, expr: ast.AST, function: FunctionNode, seen: set) -> list[Read]:
         """The whole-file/remote reads whose content ``expr`` is (or wraps)."""
         key = (id(expr), function)
-        if key in seen:
-            return []
+        if key in seen or is_dead(self.model, function, expr):
+            return []  # a value bound or returned in a branch that never runs is never sent
         seen.add(key)
         kind = self.whole_read(expr, self.sources_of(function))
         if kind in ("file", "remote"):
