@@ -32,6 +32,7 @@ from ..astutil import (
     walk_statements_local,
     walk,
 )
+from .dead_branches import is_dead
 from .flask import FlaskModel, Reach
 from .text import words_pattern
 
@@ -604,6 +605,8 @@ class MutableState:
             self.growths.append(Growth(key, node, operation, function, holder))
 
     def _shrink(self, expr: ast.expr, function: FunctionNode) -> None:
+        if is_dead(self.model, function, expr):
+            return  # ``if False: cache.clear()`` bounds nothing
         while isinstance(expr, ast.Subscript):  # buckets[user].clear() bounds buckets too
             expr = expr.value
         for key, _ in self.resolve(expr, function, growing=False):
