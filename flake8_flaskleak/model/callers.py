@@ -50,7 +50,6 @@ CLI_FOLDERS = {"cli"}
 CLI_FILES = {"cli.py", "__main__.py"}
 SCRIPT_FILES = {"manage.py"}  # command line only as a script outside any package
 TEST_ROLE, MIGRATION_ROLE, CLI_ROLE = "test code", "migrations", "command line"
-SHORT_LIVED_ROLES = {MIGRATION_ROLE, CLI_ROLE}
 
 # A module that starts a web server, or hands requests to WSGI code: what runs there serves.
 SERVES = re.compile(
@@ -60,10 +59,6 @@ SERVES = re.compile(
     r"|\bstart_response\b"
 )
 IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\.*[\w.]*[ \t]+import\b|import[ \t]+\w)", re.MULTILINE)
-
-
-def is_migration_path(relative: str) -> bool:
-    return any(part in MIGRATION_FOLDERS for part in relative.split(os.sep)[:-1])
 
 
 def path_role(project, relative: str) -> str | None:
