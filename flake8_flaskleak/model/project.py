@@ -55,7 +55,7 @@ from .module_facts import (
     startup_facts,
 )
 from .raising import raising_facts
-from .callers import callers_role
+from .callers import callers_role, importers_role
 from .roles import defines_context_task_base
 from .setup import setup_facts
 from .taint import argument_for
@@ -218,6 +218,7 @@ class ProjectIndex:
         self._tainted_parameters: dict[tuple[str, str, str], bool] = {}
         self._test_files: list[str] = []
         self._search_texts: dict[str, bytes] = {}
+        self._importer_roles: dict[str, str | None] = {}
         self._saved_at = time.monotonic()
         atexit.register(self.save)  # what the last files computed (flake8 -j1, flaskleak check)
 
@@ -260,8 +261,8 @@ class ProjectIndex:
         return self._test_files
 
     @cached_property
-    def module_paths(self) -> dict[str, str]:
-        """Dotted module name -> relative path, from the packages (``__init__.py``) of the listing."""
+    def module_names(self) -> dict[str, str]:
+        """Relative path -> dotted module name, from the packages (``__init__.py``) of the listing."""
         packages = {os.path.dirname(r) for r in self.files if os.path.basename(r) == "__init__.py"}
         result: dict[str, str] = {}
         for relative in self.files:
@@ -271,7 +272,15 @@ class ProjectIndex:
                 directory, package = os.path.split(directory)
                 parts.insert(0, package)
             if parts:
-                result.setdefault(".".join(parts), relative)
+                result[relative] = ".".join(parts)
+        return result
+
+    @cached_property
+    def module_paths(self) -> dict[str, str]:
+        """Dotted module name -> relative path (the first file listed, when two have one name)."""
+        result: dict[str, str] = {}
+        for relative, name in self.module_names.items():
+            result.setdefault(name, relative)
         return result
 
     def relative(self, path: str) -> str:
@@ -638,10 +647,18 @@ class ProjectIndex:
                 _search_memory[0] += len(data)
         return data
 
-    def only_called_from_tests_or_migrations(self, path: str, qualname: str) -> str | None:
-        """"test code" or "migrations" when every caller of the module-level function
-        ``qualname`` of ``path`` is a test module or a database migration; None otherwise."""
+    def callers_role(self, path: str, qualname: str) -> str | None:
+        """"test code", "migrations" or "command line" (or several, joined) when every caller
+        of the module-level function ``qualname`` of ``path`` is such code; None otherwise."""
         return callers_role(self, self.relative(path), qualname)
+
+    def importers_role(self, path: str) -> str | None:
+        """"command line" or "migrations" (with "test code" when tests import it too) when
+        every module importing ``path`` is such code; None otherwise (``callers.py``)."""
+        relative = self.relative(path)
+        if relative not in self._importer_roles:
+            self._importer_roles[relative] = importers_role(self, relative)
+        return self._importer_roles[relative]
 
     # -- disk cache ----------------------------------------------------------------------------
 

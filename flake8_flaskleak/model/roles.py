@@ -7,11 +7,18 @@ Roots of each role, in one module:
   and methods, and the module's functions its import-time code calls;
 * command line: click/typer commands and groups, Flask's ``@app.cli.command()`` /
   ``@bp.cli.command()``, Flask-Script's ``@manager.command``, and what the
-  ``if __name__ == "__main__":`` block of a script calls.
+  ``if __name__ == "__main__":`` block of a script calls;
+* Airflow task: a function decorated with Airflow's ``@task`` (``airflow.decorators.task``,
+  ``@task.virtualenv``, ``@task.branch``, ``python_task``: a qualified name from ``airflow.``
+  with a part ending in ``task``) or handed to an Airflow operator as ``python_callable=``.
+  Airflow runs each task instance in a process of its own (``airflow tasks run``, started by
+  the executor's worker), so what the task leaves open ends with that process; the web server
+  never runs it.
 
 A function reached only from these roots (through the calls the model follows), and from no
 request entry point or background job, has that role. The project index adds what other
-modules' start-up and command-line code calls (``startup_elsewhere``).
+modules' start-up and command-line code calls (``startup_elsewhere``), and who calls or imports
+a module from test, migration or command-line code (``callers.py``).
 """
 
 from __future__ import annotations
@@ -22,13 +29,17 @@ from functools import cached_property
 
 from ..astutil import dotted_name
 from ..scan import statements
+from .flask import DECORATOR_LINE
 from .scopes import FunctionNode
+from .text import Words
 
 CLI_PACKAGES = ("click", "typer", "asyncclick", "flask_script", "flask.cli")
 CLI_DECORATOR_ATTRIBUTES = {"command", "group", "option", "argument"}
 STARTUP_FUNCTION_NAMES = {"init_app", "create_app", "make_app", "setup_app"}
 APP_CONTEXT_METHODS = {"app_context", "test_request_context", "request_context"}
 CALL_METHOD = re.compile(r"def[ \t]+__call__\b")
+PYTHON_CALLABLE = Words(["python_callable"])
+AIRFLOW_TASK_ROLE = "Airflow task (its own process)"
 
 
 class Roles:
@@ -72,6 +83,36 @@ class Roles:
             if name in ("with_appcontext", "manager.command"):
                 return True
         return False
+
+    @cached_property
+    def airflow_task_roots(self) -> list[FunctionNode]:
+        model = self.model
+        if "airflow" not in model.text:
+            return []
+        roots: list[FunctionNode] = []
+        scopes = model.scopes
+        for definition, lines in scopes.lines_by_scope(model.source.lines_matching(DECORATOR_LINE)).items():
+            if isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                decorator.lineno in lines and self._is_airflow_task_decorator(decorator)
+                for decorator in definition.decorator_list
+            ):
+                roots.append(definition)
+        for scope, lines in scopes.lines_by_scope(model.source.lines_matching(PYTHON_CALLABLE)).items():
+            for call in scopes.nodes_on_lines(scope, lines):
+                if type(call) is not ast.Call:
+                    continue
+                if not (model.imports.qualified_name(call.func) or "").startswith("airflow."):
+                    continue
+                for keyword in call.keywords:
+                    if keyword.arg == "python_callable":
+                        roots.extend(self.flask._functions_referenced(keyword.value, scope))
+        return roots
+
+    def _is_airflow_task_decorator(self, decorator: ast.expr) -> bool:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        qualified = self.model.imports.qualified_name(target) or ""
+        parts = qualified.split(".")
+        return parts[0] == "airflow" and any(part.endswith("task") for part in parts[1:])
 
     def _import_time_calls(self) -> list[tuple[ast.AST, ast.Call]]:
         """Calls that module-level code makes as the module is imported (not in the main block)."""
@@ -142,6 +183,15 @@ class Roles:
         return self.flask.reachable_from(self.cli_roots)
 
     @cached_property
+    def airflow_tasks(self) -> set[FunctionNode]:
+        if not self.airflow_task_roots:
+            return set()
+        tasks = self.flask.reachable_from(self.airflow_task_roots)
+        # what a thread, executor job or Celery task of the serving process also runs stays serving
+        others = [f for f in self.flask.background if f not in self.airflow_task_roots]
+        return tasks - self.flask.reachable_from(others)
+
+    @cached_property
     def _external_startup(self) -> set[str]:
         project = self.model.project
         if project is None:
@@ -153,26 +203,33 @@ class Roles:
         a background job, or from a caller we cannot see."""
         if function is None:
             return False  # module level: import time
-        if function in self.flask.request_time or function in self.flask.background:
-            return True
         return self.not_serving_role(function) is None
 
     def not_serving_role(self, function: FunctionNode) -> str | None:
-        """"start-up", "command line", "test code" or "migrations" when that is all ``function``
-        runs in; None otherwise."""
-        if function in self.flask.request_time or function in self.flask.background:
+        """"start-up", "command line", "Airflow task (its own process)", "test code" or
+        "migrations" (or several of the last three, joined) when that is all ``function`` runs
+        in; None otherwise."""
+        flask = self.flask
+        if function in flask.request_time:
+            return None
+        if function in self.airflow_tasks:
+            return AIRFLOW_TASK_ROLE  # a task decorator also makes it background: it is not ours
+        if function in flask.background:
             return None
         if function in self.cli:
             return "command line"
         if function in self.startup:
             return "start-up"
-        qualname = self.flask.info(function).qualname
+        qualname = flask.info(function).qualname
         if qualname in self._external_startup:
             return "start-up"
         project = self.model.project
-        if project is not None:
-            return project.only_called_from_tests_or_migrations(self.model.path, qualname)
-        return None
+        if project is None:
+            return None
+        role = project.callers_role(self.model.path, qualname)
+        if role is None and not flask.entry_points:
+            role = project.importers_role(self.model.path)  # a module registering views serves
+        return role
 
 
 def _is_simple(statement: ast.stmt) -> bool:
