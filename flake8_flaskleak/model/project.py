@@ -64,7 +64,7 @@ from .teardowns import SESSION_HANDOFF, import_facts, session_handoff_facts, tea
 CACHE_DIRECTORY = ".flaskleak_cache"
 SAVE_INTERVAL_SECONDS = 15.0  # new facts are written at most this often, and at exit
 SEARCH_MEMORY_BYTES = 32_000_000  # project text kept in memory for the text searches
-MODELS_KEPT = 48  # other modules' parsed models kept in memory
+MODELS_KEPT = 8  # other modules' parsed models kept in memory: a module is rarely asked for twice (its facts are kept), and a big tree costs megabytes
 CACHE_FORMAT = 9  # bump when the shape of the cached facts changes
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
