@@ -55,15 +55,15 @@ class Job:
         return self.data if self.data is not None else read_source(self.path)
 
 
-def prebuild_for_workers(jobs: list[Job]) -> None:
+def prebuild_for_workers(jobs: list[Job], workers: int) -> None:
     """Build the project indexes the files will ask for before the worker processes start,
-    once, instead of once in every worker."""
+    once (with ``workers`` processes), instead of once in every worker."""
     paths_by_options: dict = {}
     for job in jobs:
         if job.path != "-":
             paths_by_options.setdefault(job.settings.options, []).append(job.path)
     for options, paths in paths_by_options.items():
-        prebuild_project_indexes(paths, options)
+        prebuild_project_indexes(paths, options, workers)
 
 
 @dataclass

@@ -283,7 +283,7 @@ def run_check(arguments: argparse.Namespace) -> int:
     jobs, path_errors = jobs_from(arguments, resolver)
     workers = parse_jobs(arguments.jobs, len(jobs))
     if workers > 1:
-        prebuild_for_workers(jobs)
+        prebuild_for_workers(jobs, workers)
     if arguments.add_noqa:
         return run_add_noqa(arguments, jobs, path_errors, workers)
     if arguments.fix or arguments.diff:
@@ -383,7 +383,7 @@ def run_fix(arguments: argparse.Namespace) -> int:
     jobs, path_errors = jobs_from(arguments, resolver)
     workers = parse_jobs(arguments.jobs, len(jobs))
     if workers > 1:
-        prebuild_for_workers(jobs)
+        prebuild_for_workers(jobs, workers)
     return run_fixes(arguments, jobs, path_errors, workers, check_output=False)
 
 

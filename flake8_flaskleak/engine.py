@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from .finding import Finding, no_fix
 from .model.file import FileModel, is_test_path
 from .model.module_facts import has_entry_signals
-from .model.project import ProjectIndex, find_root, prebuild, project_for
+from .model.parallel_facts import compute_reach_facts
+from .model.project import ProjectIndex, find_root, indexes_for, prebuild, project_for
 from .options import Options
 from .rule import Rule
 from .rules import discover
@@ -92,10 +93,19 @@ def needs_project_index(path: str, options: Options) -> bool:
     )
 
 
-def prebuild_project_indexes(paths: Iterable[str], options: Options) -> None:
+def prebuild_project_indexes(paths: Iterable[str], options: Options, jobs: int = 1) -> None:
     """Build, before worker processes start, the project index the files will ask for, so that
-    N workers share one build (forked) or the disk cache (spawned) instead of making N."""
-    prebuild([path for path in paths if needs_project_index(path, options)], options)
+    N workers share one build (forked) or the disk cache (spawned) instead of making N; the
+    modules' facts it needs are computed by ``jobs`` processes."""
+    wanted = [path for path in paths if needs_project_index(path, options)]
+    if jobs > 1:
+        for index in indexes_for(wanted, options):
+            try:
+                compute_reach_facts(index, jobs)
+            except Exception:  # a pool that cannot start: the build below does it alone
+                if os.environ.get("FLASKLEAK_STRICT"):
+                    raise
+    prebuild(wanted, options)
 
 
 def analyse(

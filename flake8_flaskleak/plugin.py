@@ -41,8 +41,10 @@ class FlaskLeakChecker:
             cls.options = options_for_flake8(options)
         except (ConfigError, OptionError) as error:
             raise SystemExit(f"flake8-flaskleak: {error}") from None
-        if _runs_in_parallel(options):
-            prebuild_project_indexes(getattr(options, "filenames", None) or ["."], cls.options)
+        workers = _workers(options)
+        if workers > 1:
+            filenames = getattr(options, "filenames", None) or ["."]
+            prebuild_project_indexes(filenames, cls.options, workers)
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         if not isinstance(self.tree, ast.Module):
@@ -52,13 +54,14 @@ class FlaskLeakChecker:
             yield finding.line, finding.col, finding.flake8_text(), type(self)
 
 
-def _runs_in_parallel(options: Any) -> bool:
-    """Whether flake8 will check files in worker processes (``-j``, ``auto`` by default): the
-    project index is then built once here, before the workers fork, instead of once in each."""
+def _workers(options: Any) -> int:
+    """How many processes flake8 will check files in (``-j``, ``auto`` by default; 1 for one
+    file or standard input): with more than one, the project index is built here, once,
+    before the workers fork, with as many processes, instead of once in each worker."""
     jobs = getattr(options, "jobs", None)
     filenames = getattr(options, "filenames", None) or ["."]
     if jobs is None or "-" in filenames or (len(filenames) == 1 and os.path.isfile(filenames[0])):
-        return False
+        return 1
     if getattr(jobs, "is_auto", False):
-        return (os.cpu_count() or 1) > 1
-    return getattr(jobs, "n_jobs", 1) > 1
+        return os.cpu_count() or 1
+    return max(1, getattr(jobs, "n_jobs", 1))

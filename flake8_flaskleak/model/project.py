@@ -163,10 +163,10 @@ def project_for(path: str, options: Options) -> ProjectIndex | None:
     real = os.path.realpath(path)
     if real.startswith(_installed_code_prefixes()) or f"{os.sep}site-packages{os.sep}" in real:
         return None
-    return _index_at(find_root(path), options)
+    return index_at(find_root(path), options)
 
 
-def _index_at(root: str | None, options: Options) -> ProjectIndex | None:
+def index_at(root: str | None, options: Options) -> ProjectIndex | None:
     """The one index of the project at ``root`` for these options in this process."""
     if root is None:
         return None
@@ -180,25 +180,36 @@ def prebuild(paths, options: Options) -> None:
     """Build the request-time closure of the projects holding ``paths`` now, in this process:
     worker processes forked afterwards share it, and the disk cache serves the others (a
     spawned worker, the next run). Without it, each of N workers would build it again."""
+    for index in indexes_for(paths, options):
+        try:
+            index.request_time  # noqa: B018 - computed here, shared by the workers
+        except Exception:  # the project index is an extra: never fail the run on it
+            if os.environ.get("FLASKLEAK_STRICT"):
+                raise
+
+
+def indexes_for(paths, options: Options) -> list[ProjectIndex]:
+    """The project indexes of the projects holding ``paths`` (files or folders), once each."""
     if not options.project_analysis:
-        return
-    built: set[str] = set()
+        return []
+    found: dict[str, ProjectIndex] = {}
     for path in paths:
         try:
             if os.path.isdir(path):
                 index = _index_for_directory(path, options)
             else:
                 index = project_for(path, options)
-            if index is not None and index.root not in built:
-                built.add(index.root)
-                index.request_time  # noqa: B018 - computed here, shared by the workers
         except Exception:  # the project index is an extra: never fail the run on it
             if os.environ.get("FLASKLEAK_STRICT"):
                 raise
+            continue
+        if index is not None:
+            found.setdefault(index.root, index)
+    return list(found.values())
 
 
 def _index_for_directory(directory: str, options: Options) -> ProjectIndex | None:
-    return _index_at(find_root(os.path.join(os.path.abspath(directory), "__probe__.py")), options)
+    return index_at(find_root(os.path.join(os.path.abspath(directory), "__probe__.py")), options)
 
 
 def name_once(path: str, why: str) -> None:
@@ -299,7 +310,7 @@ class ProjectIndex:
             return {}
         return {k: v for k, v in data.items() if _valid_entry(v)} if isinstance(data, dict) else {}
 
-    def _entry(self, relative: str) -> dict | None:
+    def file_entry(self, relative: str) -> dict | None:
         """The file's cache entry, valid for its current content; None if it cannot be read."""
         signature = self.files.get(relative)
         if signature is None:
@@ -377,27 +388,46 @@ class ProjectIndex:
 
     def facts(self, relative: str, group: str) -> dict | None:
         """One group of one file's facts (``module_facts.py``), computed once and cached."""
-        entry = self._entry(relative)
+        entry = self.file_entry(relative)
         if entry is None:
             return None
         facts = entry["facts"]
         if group not in facts:
-            model = self._model(relative)
-            if model is None:
+            value = self.compute_facts(relative, group)
+            if value is None:
                 return None  # not cached on disk: said again next run
-            try:
-                value = retry_with_deep_stack(FACT_GROUPS[group], model)
-            except Exception as error:  # one bad module never costs another file its findings
-                if os.environ.get("FLASKLEAK_STRICT"):
-                    raise
+            self.store_facts(relative, group, value)
+        return facts[group]
+
+    def cached_facts(self, relative: str, group: str) -> dict | None:
+        """The group's facts when they are already known (None: not computed yet)."""
+        entry = self.file_entry(relative)
+        return None if entry is None else entry["facts"].get(group)
+
+    def compute_facts(self, relative: str, group: str, quiet: bool = False) -> dict | None:
+        """One group of one file's facts, computed now (None when the file cannot be read,
+        parsed or analysed: the user is told, unless ``quiet``)."""
+        model = self._model(relative)
+        if model is None:
+            return None
+        try:
+            return retry_with_deep_stack(FACT_GROUPS[group], model)
+        except Exception as error:  # one bad module never costs another file its findings
+            if os.environ.get("FLASKLEAK_STRICT") and not quiet:
+                raise
+            if not quiet:
                 reason = f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
                 name_once(model.path, reason)
-                return None
-            facts[group] = value
-            self._dirty = True
-            if time.monotonic() - self._saved_at >= SAVE_INTERVAL_SECONDS:
-                self.save()  # facts a rule asked for late in the run are kept for the next one
-        return facts[group]
+            return None
+
+    def store_facts(self, relative: str, group: str, value: dict) -> None:
+        entry = self.file_entry(relative)
+        if entry is None:
+            return
+        entry["facts"][group] = value
+        self._dirty = True
+        if time.monotonic() - self._saved_at >= SAVE_INTERVAL_SECONDS:
+            self.save()  # facts a rule asked for late in the run are kept for the next one
 
     # -- request-time code across modules ------------------------------------------------------
 
@@ -407,7 +437,7 @@ class ProjectIndex:
         reached: dict[tuple[str, str], tuple[str, str]] = {}
         queue: deque[tuple[str, str]] = deque()
         for relative in self.files:
-            entry = self._entry(relative)
+            entry = self.file_entry(relative)
             if entry is None or not entry["entry"]:
                 continue
             facts = self.facts(relative, "calls")
@@ -423,7 +453,7 @@ class ProjectIndex:
             calls = (self.facts(relative, "calls") or {}).get("calls", {}).get(qualname, {})
             targets = [(relative, local) for local in calls.get("local", [])]
             for name in calls.get("imported", []):
-                for target in self._targets_of(name):
+                for target in self.targets_of(name):
                     if target[0] != relative:
                         self._called_directly.add(target)
                         self._callers.setdefault(target, set()).add((relative, qualname, name))
@@ -485,7 +515,7 @@ class ProjectIndex:
         reached: dict[tuple[str, str], str] = {}
         queue: deque[tuple[str, str]] = deque()
         for relative in self.files:
-            entry = self._entry(relative)
+            entry = self.file_entry(relative)
             if entry is None or not entry["startup"]:
                 continue
             for qualname in (self.facts(relative, "startup") or {}).get("roots", []):
@@ -496,7 +526,7 @@ class ProjectIndex:
             calls = (self.facts(relative, "calls") or {}).get("calls", {}).get(qualname, {})
             targets = [(relative, local) for local in calls.get("local", [])]
             for name in calls.get("imported", []):
-                targets.extend(self._targets_of(name))
+                targets.extend(self.targets_of(name))
             for target in targets:
                 if target not in reached:
                     reached[target] = reached[(relative, qualname)]
@@ -522,7 +552,7 @@ class ProjectIndex:
             if where == relative and origin != relative
         }
 
-    def _locate(self, qualified: str) -> tuple[str, str] | None:
+    def locate(self, qualified: str) -> tuple[str, str] | None:
         """``pkg.mod.func`` -> (relative path of ``pkg.mod``, ``func``)."""
         parts = qualified.split(".")
         for cut in range(len(parts) - 1, 0, -1):
@@ -531,13 +561,13 @@ class ProjectIndex:
                 return relative, ".".join(parts[cut:])
         return None
 
-    def _targets_of(self, name: str) -> list[tuple[str, str]]:
+    def targets_of(self, name: str) -> list[tuple[str, str]]:
         """Functions an imported qualified name runs: itself, a class's ``__init__``, or the
         wrappers nested in a decorator (``name.<locals>``)."""
         depth = 0
         while name.endswith(".<locals>"):
             name, depth = name[: -len(".<locals>")], depth + 1
-        located = self._locate(name)
+        located = self.locate(name)
         if located is None:
             return []
         relative, qualname = located
@@ -563,7 +593,7 @@ class ProjectIndex:
         """Whether the project function ``pkg.mod.func`` cannot raise past its own ``try``
         (nor can the project functions it calls, followed a few modules deep)."""
         seen = set() if seen is None else seen
-        located = self._locate(qualified)
+        located = self.locate(qualified)
         if located is None or depth > 3 or qualified in seen:
             return False
         seen.add(qualified)
@@ -600,7 +630,7 @@ class ProjectIndex:
         for relative in self.files:
             if relative == excluded:
                 continue
-            entry = self._entry(relative)
+            entry = self.file_entry(relative)
             if entry is None:
                 continue
             for group, flag in (("teardowns", "teardown"), ("handoffs", "handoff")):
