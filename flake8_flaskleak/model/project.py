@@ -411,7 +411,8 @@ class ProjectIndex:
         if model is None:
             return None
         try:
-            return retry_with_deep_stack(FACT_GROUPS[group], model)
+            value = retry_with_deep_stack(FACT_GROUPS[group], model)
+            return {} if value is None else value  # "nothing here" is kept too: not asked again
         except Exception as error:  # one bad module never costs another file its findings
             if os.environ.get("FLASKLEAK_STRICT") and not quiet:
                 raise
