@@ -36,8 +36,7 @@ TEST_FOLDERS = {"tests", "test", "testing"}
 def is_test_path(path: str, root: str | None = None) -> bool:
     """Test code by its place: a ``tests``/``test``/``testing`` folder (below the project root
     when it is known), ``test_*.py``, ``*_test.py``, ``conftest.py``."""
-    name = os.path.basename(path)
-    if name.startswith("test_") or name.endswith("_test.py") or name in TEST_FILE_NAMES:
+    if is_test_file_name(os.path.basename(path)):
         return True
     directory = os.path.dirname(os.path.abspath(path))
     if root:
@@ -45,6 +44,10 @@ def is_test_path(path: str, root: str | None = None) -> bool:
         if directory.startswith(os.pardir):
             directory = os.path.dirname(os.path.abspath(path))
     return any(part in TEST_FOLDERS for part in directory.split(os.sep))
+
+
+def is_test_file_name(name: str) -> bool:
+    return name.startswith("test_") or name.endswith("_test.py") or name in TEST_FILE_NAMES
 
 
 def module_name_for(path: str) -> tuple[str, bool]:

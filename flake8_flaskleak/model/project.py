@@ -46,7 +46,7 @@ from ..source import (
 )
 from .containers import container_facts
 from .config_project import class_bases_facts
-from .file import FileModel, is_test_path
+from .file import TEST_FOLDERS, FileModel, is_test_file_name
 from .module_facts import (
     CLEANUP_SIGNALS,
     call_facts,
@@ -239,6 +239,7 @@ class ProjectIndex:
     def files(self) -> dict[str, tuple[int, int]]:
         """Relative path -> (size, modification time in ns) of every regular ``.py`` file."""
         found: dict[str, tuple[int, int]] = {}
+        skip_tests = not self.options.include_tests
         for directory, subdirectories, names in os.walk(self.root):
             subdirectories[:] = sorted(
                 d for d in subdirectories
@@ -247,11 +248,13 @@ class ProjectIndex:
                 and not d.endswith(".egg-info")
                 and not _is_root(os.path.join(directory, d))  # a project of its own
             )
+            folder = directory[len(self.root):].lstrip(os.sep)  # relative to the root
+            test_folder = skip_tests and any(part in TEST_FOLDERS for part in folder.split(os.sep))
             for name in sorted(names):
                 if not name.endswith(".py"):
                     continue
                 path = os.path.join(directory, name)
-                relative = os.path.relpath(path, self.root)
+                relative = os.path.join(folder, name) if folder else name
                 try:
                     info = os.stat(path)
                 except OSError:
@@ -259,7 +262,7 @@ class ProjectIndex:
                 if not stat.S_ISREG(info.st_mode):
                     name_once(path, "not a regular file")
                     continue
-                if not self.options.include_tests and is_test_path(relative, "."):
+                if test_folder or (skip_tests and is_test_file_name(name)):
                     self._test_files.append(relative)
                     continue  # tests register no production routes or teardowns
                 found[relative] = (info.st_size, info.st_mtime_ns)
