@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from ..astutil import (
     walk_statements_local,
     walk,
 )
+from ..scan import header_end
 from .dead_branches import is_dead
 from .flask import FlaskModel, Reach
 from .text import words_pattern
@@ -255,8 +257,10 @@ class MutableState:
         # Only functions that spell a name which can reach a container (a container global, a
         # class or object holding one, one of their attributes) are scanned for its uses.
         spelled = self._heads | {name.split(".")[0] for name in attributes}
-        for function in self.model.functions_mentioning(words_pattern(spelled)):
-            self._collect_uses(function)
+        lines = self.model.source.lines_matching(words_pattern(spelled))
+        for scope, scope_lines in self.model.scopes.lines_by_scope(lines).items():
+            if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._collect_uses(scope, scope_lines)
 
     def _names_reaching_containers(self) -> set[str]:
         """Module-level names an expression reaching a container can start with."""
@@ -560,8 +564,9 @@ class MutableState:
             ):
                 self._instance_assigned.add((class_name, str(node.args[1].value)))
 
-    def _collect_uses(self, function: FunctionNode) -> None:
-        """One walk over a function: growth, shrink and length-check sites of the containers.
+    def _collect_uses(self, function: FunctionNode, lines: list[int]) -> None:
+        """Growth, shrink and length-check sites of the containers in the statements of
+        ``function`` on ``lines`` (those that spell a name reaching a container).
 
         Only expressions starting at a name that can reach a container (a container global, a
         class or module-level object holding one, ``self``/``cls``) are resolved.
@@ -569,7 +574,9 @@ class MutableState:
         receiver = self._receiver(function) if self._attribute_containers else None
         holds = receiver is not None and receiver[2] in self._heads
         heads = self._heads | ({receiver[0]} if holds else set())
-        for node in walk_local(function):  # an ``if`` comes before the statements it guards
+        body_lines = lines[bisect_right(lines, header_end(function)):]
+        # in statement order: an ``if`` comes before the statements it guards
+        for node in self.model.scopes.nodes_on_lines(function, body_lines):
             if isinstance(node, ast.Call):
                 func = node.func
                 if isinstance(func, ast.Attribute) and _head(func.value) in heads:
