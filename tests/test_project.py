@@ -74,6 +74,25 @@ def test_index_is_cached_on_disk_by_content(split_logger, monkeypatch):
     assert collected == ["audit.py"]  # only the changed file is analysed again
 
 
+def test_the_walk_is_read_back_while_no_file_changes(split_logger, monkeypatch):
+    first = request_time_of(split_logger / "svc" / "logctx.py")
+    walks = []
+    original = project_module.ProjectIndex._walk_reach
+
+    def counting(self):
+        walks.append(self.root)
+        return original(self)
+
+    monkeypatch.setattr(project_module.ProjectIndex, "_walk_reach", counting)
+    project_module._indexes.clear()
+    assert request_time_of(split_logger / "svc" / "logctx.py") == first
+    assert walks == []  # the same listing: the stored walk answers
+    (split_logger / "svc" / "audit.py").write_text("def record(event):\n    pass\n")
+    project_module._indexes.clear()
+    request_time_of(split_logger / "svc" / "logctx.py")
+    assert len(walks) == 1  # a file changed: walked again
+
+
 def test_no_project_root_means_per_file(tmp_path):
     lone = tmp_path / "lone.py"
     lone.write_text("def helper():\n    pass\n")

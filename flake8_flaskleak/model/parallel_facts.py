@@ -26,7 +26,7 @@ LOCALS = ".<locals>"
 
 def compute_reach_facts(index: ProjectIndex, jobs: int) -> None:
     """Fill ``index`` with the call facts its request-time reach needs, ``jobs`` at a time."""
-    if jobs <= 1:
+    if jobs <= 1 or index.reach_is_stored():
         return
     executor = None
     try:

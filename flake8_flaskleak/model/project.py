@@ -65,7 +65,8 @@ CACHE_DIRECTORY = ".flaskleak_cache"
 SAVE_INTERVAL_SECONDS = 15.0  # new facts are written at most this often, and at exit
 SEARCH_MEMORY_BYTES = 32_000_000  # project text kept in memory for the text searches
 MODELS_KEPT = 8  # other modules' parsed models kept in memory: a module is rarely asked for twice (its facts are kept), and a big tree costs megabytes
-CACHE_FORMAT = 9  # bump when the shape of the cached facts changes
+CACHE_FORMAT = 10  # bump when the shape of the cached facts changes
+REACH_KEY = "<reach>"  # not a file name: the cached walk of ``request_time``
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
     "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
@@ -230,6 +231,8 @@ class ProjectIndex:
         self._test_files: list[str] = []
         self._search_texts: dict[str, bytes] = {}
         self._importer_roles: dict[str, str | None] = {}
+        self._stored_reach: dict | None = None  # the walk of request_time, as the cache keeps it
+        self._fact_failures = 0
         self._saved_at = time.monotonic()
         atexit.register(self.save)  # what the last files computed (flake8 -j1, flaskleak check)
 
@@ -311,7 +314,12 @@ class ProjectIndex:
                 data = json.load(handle)
         except (OSError, ValueError):
             return {}
-        return {k: v for k, v in data.items() if _valid_entry(v)} if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            return {}
+        reach = data.pop(REACH_KEY, None)
+        if _valid_reach(reach):
+            self._stored_reach = reach
+        return {k: v for k, v in data.items() if _valid_entry(v)}
 
     def file_entry(self, relative: str) -> dict | None:
         """The file's cache entry, valid for its current content; None if it cannot be read."""
@@ -398,6 +406,7 @@ class ProjectIndex:
         if group not in facts:
             value = self.compute_facts(relative, group)
             if value is None:
+                self._fact_failures += 1
                 return None  # not cached on disk: said again next run
             self.store_facts(relative, group, value)
         return facts[group]
@@ -437,7 +446,22 @@ class ProjectIndex:
 
     @cached_property
     def request_time(self) -> dict[tuple[str, str], tuple[str, str]]:
-        """(relative path, qualname) -> (how it is reached, the file of its entry point)."""
+        """(relative path, qualname) -> (how it is reached, the file of its entry point).
+
+        Kept in the cache with the listing it was walked over: when no file of the project
+        changed since, the walk is read back instead of done again."""
+        listing = self._listing_signature
+        if self.reach_is_stored():
+            return self._restore_reach(self._stored_reach)
+        failures = self._fact_failures
+        reached = self._walk_reach()
+        if self._fact_failures == failures:  # a module that failed is tried again next run
+            self._stored_reach = self._reach_record(reached, listing)
+            self._dirty = True
+        self.save()
+        return reached
+
+    def _walk_reach(self) -> dict[tuple[str, str], tuple[str, str]]:
         reached: dict[tuple[str, str], tuple[str, str]] = {}
         queue: deque[tuple[str, str]] = deque()
         for relative in self.files:
@@ -466,8 +490,33 @@ class ProjectIndex:
                 if target not in reached:
                     reached[target] = how
                     queue.append(target)
-        self.save()
         return reached
+
+    def reach_is_stored(self) -> bool:
+        """Whether the cache holds the walk of ``request_time`` over today's files."""
+        self._cache  # noqa: B018 - reading the cache file brings the stored walk
+        stored = self._stored_reach
+        return stored is not None and stored["listing"] == self._listing_signature
+
+    @cached_property
+    def _listing_signature(self) -> str:
+        """A digest of the listing (every file's path, size and modification time)."""
+        listing = repr(sorted(self.files.items())).encode()
+        return hashlib.blake2b(listing, digest_size=16).hexdigest()
+
+    def _reach_record(self, reached, listing: str) -> dict:
+        return {
+            "listing": listing,
+            "reached": [[*key, *value] for key, value in reached.items()],
+            "callers": [[*key, *caller] for key, callers in self._callers.items() for caller in callers],
+            "direct": [list(key) for key in self._called_directly],
+        }
+
+    def _restore_reach(self, stored: dict) -> dict[tuple[str, str], tuple[str, str]]:
+        for relative, qualname, caller, caller_qualname, name in stored["callers"]:
+            self._callers.setdefault((relative, qualname), set()).add((caller, caller_qualname, name))
+        self._called_directly.update((relative, qualname) for relative, qualname in stored["direct"])
+        return {(r, q): (how, origin) for r, q, how, origin in stored["reached"]}
 
     def parameter_tainted(self, path: str, qualname: str, parameter: str) -> bool:
         """Whether request-time code in another module passes a request-derived value for
@@ -707,7 +756,9 @@ class ProjectIndex:
             return
         self._dirty = False
         self._saved_at = time.monotonic()
-        live = {k: v for k, v in self._cache.items() if k in self.files}
+        live: dict = {k: v for k, v in self._cache.items() if k in self.files}
+        if self._stored_reach is not None:
+            live[REACH_KEY] = self._stored_reach
         directory = os.path.dirname(self._cache_file)
         try:
             os.makedirs(directory, exist_ok=True)
@@ -717,7 +768,7 @@ class ProjectIndex:
                     handle.write("# created by flake8-flaskleak\n*\n")
             descriptor, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump(live, handle)
+                handle.write(json.dumps(live))  # dumps uses the C encoder; dump does not
             os.replace(temporary, self._cache_file)
             for stale in os.listdir(directory):  # indexes of other versions or options
                 if stale.startswith("index-") and stale != os.path.basename(self._cache_file):
@@ -739,6 +790,17 @@ def _code_fingerprint() -> tuple:
                 found.append((os.path.relpath(os.path.join(directory, name), package),
                               info.st_size, info.st_mtime_ns))
     return tuple(sorted(found))
+
+
+def _valid_reach(reach: object) -> bool:
+    return (
+        isinstance(reach, dict)
+        and isinstance(reach.get("listing"), str)
+        and all(isinstance(reach.get(part), list) for part in ("reached", "callers", "direct"))
+        and all(isinstance(row, list) and len(row) == 4 for row in reach["reached"])
+        and all(isinstance(row, list) and len(row) == 5 for row in reach["callers"])
+        and all(isinstance(row, list) and len(row) == 2 for row in reach["direct"])
+    )
 
 
 def _valid_entry(entry: object) -> bool:
