@@ -23,6 +23,7 @@ from ..finding import Finding, FixSafety
 from ..model.flask import Reach
 from ..model.file import FileModel
 from ..rule import Rule
+from ..scan import statements
 from ._flk203_fix import FIX_REASON, apply_local_fix, local_fix_applicability
 from ..model.teardowns import (
     EVERYTHING,
@@ -207,13 +208,16 @@ class Collector:
         if self.model.project is not None:  # instances of project classes (told by astroid)
             names |= set(INSTANTIATION.findall(self.model.text))
         seen = set()
+        assignments: dict[ast.AST, dict[ast.AST, ast.stmt]] = {}  # scope -> {value: statement}
         for scope, call in self.model.calls_to(names):
-            statement = self.model.parents(scope).get(call)
-            if (
-                isinstance(statement, (ast.Assign, ast.AnnAssign))
-                and statement.value is call
-                and statement not in seen
-            ):
+            if scope not in assignments:  # the scope's statements, not a map of all its nodes
+                assignments[scope] = {
+                    statement.value: statement
+                    for statement in statements(scope)
+                    if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value
+                }
+            statement = assignments[scope].get(call)
+            if statement is not None and statement not in seen:
                 seen.add(statement)
                 yield statement, scope
 
