@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 from pathlib import Path
 
@@ -91,6 +92,16 @@ def test_the_walk_is_read_back_while_no_file_changes(split_logger, monkeypatch):
     project_module._indexes.clear()
     request_time_of(split_logger / "svc" / "logctx.py")
     assert len(walks) == 1  # a file changed: walked again
+
+
+def test_a_damaged_stored_walk_is_walked_again(split_logger):
+    first = request_time_of(split_logger / "svc" / "logctx.py")
+    (cache_file,) = (split_logger / ".flaskleak_cache").glob("index-*.json")
+    data = json.loads(cache_file.read_text())
+    data["<reach>"]["reached"][0][0] = ["not", "a", "path"]
+    cache_file.write_text(json.dumps(data))
+    project_module._indexes.clear()
+    assert request_time_of(split_logger / "svc" / "logctx.py") == first
 
 
 def test_no_project_root_means_per_file(tmp_path):

@@ -793,14 +793,17 @@ def _code_fingerprint() -> tuple:
 
 
 def _valid_reach(reach: object) -> bool:
-    return (
-        isinstance(reach, dict)
-        and isinstance(reach.get("listing"), str)
-        and all(isinstance(reach.get(part), list) for part in ("reached", "callers", "direct"))
-        and all(isinstance(row, list) and len(row) == 4 for row in reach["reached"])
-        and all(isinstance(row, list) and len(row) == 5 for row in reach["callers"])
-        and all(isinstance(row, list) and len(row) == 2 for row in reach["direct"])
-    )
+    """A stored walk as ``save`` writes it (a damaged cache file is ignored, never trusted)."""
+    if not isinstance(reach, dict) or not isinstance(reach.get("listing"), str):
+        return False
+    for part, width in (("reached", 4), ("callers", 5), ("direct", 2)):
+        rows = reach.get(part)
+        if not isinstance(rows, list) or not all(
+            isinstance(row, list) and len(row) == width and all(isinstance(v, str) for v in row)
+            for row in rows
+        ):
+            return False
+    return True
 
 
 def _valid_entry(entry: object) -> bool:
