@@ -173,6 +173,18 @@ def local_bindings(function: FunctionNode) -> set[str]:
     return names - declared_global
 
 
+def binds_names_only(target: ast.expr) -> bool:
+    """An assignment target made of plain names (``a``, ``a, b``, ``[a, *rest]``): it stores
+    nothing on an object or in a container."""
+    if isinstance(target, ast.Name):
+        return True
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return all(binds_names_only(element) for element in target.elts)
+    if isinstance(target, ast.Starred):
+        return binds_names_only(target.value)
+    return False
+
+
 def short_source(node: ast.AST, limit: int = 60) -> str:
     """A short one-line rendering of a node's source, for messages."""
     try:

@@ -28,6 +28,7 @@ import re
 import sys
 from collections.abc import Iterator
 
+from ..astutil import binds_names_only
 from ..options import Options
 
 DEFAULT_NAMES = ("gunicorn.conf.py", "gunicorn_conf.py")
@@ -133,20 +134,13 @@ def _plain_config_statement(statement: ast.stmt, index: int) -> bool:
     if type(statement).__name__ == "TryStar":
         return True
     if isinstance(statement, ast.Assign):
-        return all(_names_only(target) for target in statement.targets)
+        return all(binds_names_only(target) for target in statement.targets)
     if isinstance(statement, (ast.AnnAssign, ast.AugAssign)):
         return isinstance(statement.target, ast.Name)
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
         return isinstance(statement.value.value, str)  # a docstring or a string note
     return False
 
-
-def _names_only(target: ast.expr) -> bool:
-    if isinstance(target, ast.Name):
-        return True
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return all(_names_only(element) for element in target.elts)
-    return False
 
 
 def _imports_application(model, statement: ast.stmt) -> bool:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from ..astutil import (
     SCOPE_NODES,
     FunctionNode,
+    binds_names_only,
     call_arguments,
     callee_name,
     dotted_name,
@@ -102,7 +103,7 @@ def fate(model, function: FunctionNode, call: ast.Call, releases: Releases,
         return _judge(model, function, _Facts(set()), parents, parent, releases)
     if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
         targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
-        stored = [t for t in targets if not _names_only(t)]
+        stored = [t for t in targets if not binds_names_only(t)]
         if stored:
             return Outcome(Fate.KEPT, node=parent, stored_on=dotted_name(stored[0]) or "")
         names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
@@ -391,16 +392,6 @@ def _manages(expr: ast.expr, names: set[str]) -> bool:
         return True
     if isinstance(expr, ast.Call) and callee_name(expr) in CLOSING_WRAPPERS:
         return any(_is_name_in(argument, names) for argument in expr.args)
-    return False
-
-
-def _names_only(target: ast.expr) -> bool:
-    if isinstance(target, ast.Name):
-        return True
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return all(_names_only(element) for element in target.elts)
-    if isinstance(target, ast.Starred):
-        return _names_only(target.value)
     return False
 
 

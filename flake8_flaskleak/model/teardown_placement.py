@@ -21,15 +21,13 @@ Nothing here needs libcst: the fixes' ``fix_applicability`` asks it on the check
 from __future__ import annotations
 
 import ast
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
 from ..astutil import FunctionNode, dotted_name, walk, walk_executed
-from .file import FileModel, module_name_for
+from .file import FileModel
 from .flask import APP_CLASSES, FLASK_ONLY_METHODS, EntryPoint
-from .imports import ImportResolver
 from .teardowns import ProjectNames
 from .text import words_pattern
 
@@ -401,26 +399,15 @@ def _used_as_app(function: FunctionNode, parameter: str) -> bool:
 
 
 def _registered_elsewhere(project, relative: str) -> list[str]:
-    """Qualified names of what ``register_blueprint(...)`` calls of one project file register."""
-    text = project.text(relative)
-    if text is None:
+    """Qualified names of what ``register_blueprint(...)`` calls of one project file register
+    (the file's shared model: parsed once, its imports resolved once)."""
+    model = project.file_model(relative)
+    if model is None:
         return []
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return []
-    module, is_package = module_name_for(os.path.join(project.root, relative))
-    imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
-    resolver = ImportResolver(imports, module, is_package)
     found = []
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "register_blueprint"
-            and node.args
-        ):
-            qualified = resolver.qualified_name(node.args[0])
+    for _, call in model.calls_to({"register_blueprint"}):
+        if isinstance(call.func, ast.Attribute) and call.args:
+            qualified = model.imports.qualified_name(call.args[0])
             if qualified:
                 found.append(qualified)
     return found
