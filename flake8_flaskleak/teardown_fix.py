@@ -57,6 +57,15 @@ def module_logger(tree: ast.Module) -> str | None:
     return None
 
 
+def teardown_logger(tree: ast.Module, placement: Placement) -> str:
+    """What a teardown the fix adds logs with: the module's logger, else the app's logger
+    (``current_app``'s in a blueprint, where no app object is in scope)."""
+    logger = module_logger(tree)
+    if logger is not None:
+        return logger
+    return "current_app.logger" if placement.is_blueprint else f"{placement.receiver}.logger"
+
+
 # -- libcst --------------------------------------------------------------------------------------
 
 
@@ -175,6 +184,13 @@ def _with_name(names: list[cst.ImportAlias], name: str) -> list[cst.ImportAlias]
         elif not isinstance(alias.comma, cst.Comma):
             result[index] = alias.with_changes(comma=separator)
     return result
+
+
+def import_current_app(module: cst.Module, imports) -> cst.Module:
+    """``current_app`` made importable from flask, unless the module already imports it."""
+    if imports.names.get("current_app") in ("flask.current_app", "quart.current_app"):
+        return module
+    return add_flask_import(module, "current_app")
 
 
 def add_flask_import(module: cst.Module, name: str) -> cst.Module:

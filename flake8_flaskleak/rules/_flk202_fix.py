@@ -177,17 +177,12 @@ def apply_session_fix(rule, context):
     taken = teardown_fix.defined_names(model.tree)
     needs_current_app = False
     for placement, expressions in sorted(groups.items(), key=lambda item: -item[0].line()):
-        logger = teardown_fix.module_logger(model.tree)
-        if logger is None:
-            logger = ("current_app.logger" if placement.is_blueprint
-                      else f"{placement.receiver}.logger")
-            needs_current_app = needs_current_app or placement.is_blueprint
+        logger = teardown_fix.teardown_logger(model.tree, placement)
+        needs_current_app = needs_current_app or logger.startswith("current_app.")
         code = _teardown_code(placement, list(dict.fromkeys(expressions)), logger, taken)
         module = teardown_fix.insert_function(module, context.positions, placement, code)
-    if needs_current_app and model.imports.names.get("current_app") not in (
-        "flask.current_app", "quart.current_app"
-    ):
-        module = teardown_fix.add_flask_import(module, "current_app")
+    if needs_current_app:
+        module = teardown_fix.import_current_app(module, model.imports)
     return module
 
 

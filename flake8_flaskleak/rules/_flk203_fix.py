@@ -209,19 +209,13 @@ def apply_local_fix(model, reports, context):
     taken = teardown_fix.defined_names(model.tree)
     needs_current_app = False
     for placement, by_expression in sorted(wanted.items(), key=lambda item: -item[0].line()):
-        logger = teardown_fix.module_logger(model.tree)
-        if logger is None:
-            logger = ("current_app.logger" if placement.is_blueprint
-                      else f"{placement.receiver}.logger")
-            needs_current_app = needs_current_app or (
-                placement.is_blueprint and any(p.rerun_init for p in by_expression.values())
-            )
+        logger = teardown_fix.teardown_logger(model.tree, placement)
+        logs = any(p.rerun_init for p in by_expression.values())  # only a re-run __init__ logs
+        needs_current_app = needs_current_app or (logs and logger.startswith("current_app."))
         code = _teardown_code(placement, by_expression, attributes, taken, logger)
         module = teardown_fix.insert_function(module, context.positions, placement, code)
-    if needs_current_app and model.imports.names.get("current_app") not in (
-        "flask.current_app", "quart.current_app"
-    ):
-        module = teardown_fix.add_flask_import(module, "current_app")
+    if needs_current_app:
+        module = teardown_fix.import_current_app(module, model.imports)
     return module
 
 
