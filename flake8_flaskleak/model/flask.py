@@ -28,6 +28,7 @@ from functools import cached_property
 from ..astutil import dotted_name, keyword_value, string_value
 from .guards import Guards
 from .imports import ImportResolver
+from .privilege import class_privilege_checked, is_privilege_check
 from ..scan import header_end, statements
 from .scopes import FunctionInfo, FunctionNode, Scopes
 from .text import SourceText, Words, words_pattern
@@ -87,6 +88,7 @@ VIEW_METHODS = {
     "__init__",
 }
 ROUTE_METHODS = {"route", "endpoint"}
+URL_ENTRY_KINDS = {"route", "view"}  # entry points a client calls by URL
 SHORTCUT_ROUTE_METHODS = {"get", "post", "put", "patch", "delete"}
 TEARDOWN_HOOKS = {"teardown_request", "teardown_app_request", "teardown_appcontext"}
 CLEANUP_HOOKS = TEARDOWN_HOOKS | {"after_request", "after_app_request"}
@@ -739,6 +741,43 @@ class FlaskModel:
                     queue.append(callee)
         return reached
 
+    @cached_property
+    def open_request_time(self) -> dict[FunctionNode, Reach]:
+        """The request-time functions that entry points open to every user reach (not only
+        admin-only ones, ``privilege.py``), with the first such entry point found."""
+        return self.reach_from(entry for entry in self.entry_points if not self.privileged(entry))
+
+    def open_request_reach(self, node: ast.AST) -> Reach | None:
+        """``request_reach`` through entry points open to every user: ``None`` when only
+        privileged routes (or no request at all) run ``node`` per request."""
+        function = self.executing_function(node)
+        if function is None or self.request_reach(node) is None:
+            return None
+        return self.open_request_time.get(function)
+
+    def privileged(self, entry: EntryPoint) -> bool:
+        """Whether only privileged users can call a route or view (``privilege.py``)."""
+        if entry.kind not in URL_ENTRY_KINDS:
+            return False
+        function = entry.function
+        if any(is_privilege_check(decorator, self.imports) for decorator in function.decorator_list):
+            return True
+        if entry.registered_on is not None and entry.registered_on in self._privileged_blueprints:
+            return True
+        klass = self.info(function).klass
+        return klass is not None and class_privilege_checked(klass, self.imports)
+
+    @cached_property
+    def _privileged_blueprints(self) -> set[str]:
+        """Apps and blueprints whose ``before_request`` hook here checks a privilege."""
+        return {
+            entry.registered_on
+            for entry in self._registrations[0]
+            if entry.kind == "before_request"
+            and entry.registered_on is not None
+            and any(is_privilege_check(d, self.imports) for d in entry.function.decorator_list)
+        }
+
     def request_reach(self, node: ast.AST) -> Reach | None:
         """How the code that evaluates ``node`` runs per request; ``None`` if it does not
         (not in request-time code, or behind a once-guard there)."""
@@ -765,6 +804,7 @@ class FlaskModel:
             if function is not None and function not in reached_here:
                 self._external.append(EntryPoint(function, "called", description, None))
         self.__dict__.pop("request_time", None)
+        self.__dict__.pop("open_request_time", None)
 
     def function_by_qualname(self, qualname: str) -> FunctionNode | None:
         """``Cls.method`` or ``create_app.<locals>.index`` -> its node, scanning only that path."""

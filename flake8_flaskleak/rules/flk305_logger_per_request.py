@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from ..astutil import FunctionNode, dotted_name, keyword_value, short_source, walk, walk_executed
 from ..finding import Finding
-from ..model.flask import Reach
+from ..model.flask import URL_ENTRY_KINDS, Reach
 from ..rule import Rule
 
 GET_LOGGER = {"logging.getLogger", "logging.root.getChild", "logging.root.manager.getLogger"}
@@ -19,7 +19,6 @@ CONSTANT_NAMES = {"__name__", "__package__", "__module__", "__qualname__", "__fi
 # Attributes that name a class or module, a finite set fixed by the code: ``type(self).__name__``.
 CONSTANT_ATTRIBUTES = {"__name__", "__module__", "__qualname__", "import_name"}
 STRING_METHODS = {"format", "join", "lower", "upper", "strip", "replace", "removesuffix"}
-URL_ENTRY_KINDS = {"route", "view"}
 BOUNDED_REQUEST_ATTRIBUTES = {"endpoint", "blueprint", "method", "url_rule"}
 REQUEST_PROXIES = {"flask.request", "quart.request"}
 HANDLER_BOOKKEEPING = {"removeHandler", "hasHandlers", "handlers"}
@@ -48,6 +47,10 @@ class LoggerPerRequest(Rule):
             if kind == "addHandler":
                 if not self.handlers_managed(node, function):
                     yield self.finding(node, self.handler_message(node, reach))
+                continue
+            # A name only an administrator can pick (an admin-only route) is one of a handful.
+            reach = flask.open_request_reach(node)
+            if reach is None:
                 continue
             name = node.args[0] if node.args else keyword_value(node, "name")
             why = self.varying_name(name, function, set())
@@ -223,7 +226,7 @@ class LoggerPerRequest(Rule):
         position = self.parameters(function).index(name)
         if flask.info(function).klass is not None:
             position -= 1  # self/cls is not written at the call
-        for caller in flask.request_time:
+        for caller in flask.open_request_time:  # what an administrator passes is not traffic
             for call in walk_executed(caller.body):
                 if not isinstance(call, ast.Call) or function not in self.called_by(call):
                     continue
