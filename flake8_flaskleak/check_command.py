@@ -10,6 +10,7 @@ for ``# noqa`` codes that suppress nothing. A rule that crashes gives a FLK900 l
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .engine import (
@@ -17,6 +18,8 @@ from .engine import (
     RULES_BY_CODE,
     analyse,
     prebuild_project_indexes,
+    project_of,
+    release_project_index,
     worth_parsing,
 )
 from .finding import Finding
@@ -64,6 +67,28 @@ def prebuild_for_workers(jobs: list[Job], workers: int) -> None:
             paths_by_options.setdefault(job.settings.options, []).append(job.path)
     for options, paths in paths_by_options.items():
         prebuild_project_indexes(paths, options, workers)
+
+
+def releasing_indexes(worker: Callable[[Job], object], jobs: list[Job]) -> Callable[[Job], object]:
+    """``worker``, which after the last file of a project (in ``jobs``' order, one process)
+    frees that project's index: the peak memory of a run over many projects is then the
+    largest project's, not all of them together."""
+    last: dict = {}
+    for position, job in enumerate(jobs):
+        if job.path != "-":
+            last[(project_of(job.path), job.settings.options)] = position
+    finishing: dict[int, list] = {}
+    for (root, options), position in last.items():
+        finishing.setdefault(position, []).append((root, options))
+    positions = {id(job): position for position, job in enumerate(jobs)}
+
+    def run(job: Job):
+        result = worker(job)
+        for root, options in finishing.get(positions.get(id(job), -1), ()):
+            release_project_index(root, options)
+        return result
+
+    return run
 
 
 @dataclass

@@ -26,6 +26,7 @@ from .check_command import (
     add_noqa_job,
     check_job,
     prebuild_for_workers,
+    releasing_indexes,
 )
 from .discovery import STDIN, collect_files, writable_files
 from .engine import ALL_RULES, RULES_BY_CODE
@@ -289,6 +290,8 @@ def run_check(arguments: argparse.Namespace) -> int:
     if arguments.fix or arguments.diff:
         return run_fixes(arguments, jobs, path_errors, workers, check_output=True)
     worker = partial(check_job, show_source=arguments.show_source)
+    if workers == 1:
+        worker = releasing_indexes(worker, jobs)
     reports: list[CheckReport] = run_over_files(worker, jobs, workers, "checking")
     failed = path_errors
     located: list[Located] = []

@@ -109,3 +109,33 @@ def test_no_project_root_means_per_file(tmp_path):
     lone.write_text("def helper():\n    pass\n")
     project_module._roots.clear()
     assert project_module.find_root(str(lone)) in (None, project_module.find_root(str(tmp_path / "x")))
+
+
+def test_check_frees_each_projects_index_after_its_last_file(tmp_path, monkeypatch):
+    """``flaskleak check`` over two projects, one process: each project's index is saved and
+    dropped once its last file is checked, so the run's memory is one project's, not the sum."""
+    from flake8_flaskleak import cli
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for target in (first, second):
+        shutil.copytree(
+            PROJECTS / "split_logger", target, ignore=shutil.ignore_patterns(".flaskleak_cache")
+        )
+    project_module._indexes.clear()
+    project_module._roots.clear()
+    released = []
+    original = project_module.ProjectIndex.close
+
+    def recording(self):
+        released.append((Path(self.root).name, len(project_module._indexes)))
+        return original(self)
+
+    monkeypatch.setattr(project_module.ProjectIndex, "close", recording)
+    monkeypatch.chdir(tmp_path)
+    status = cli.main(["check", "-j", "1", "--format", "json", "first", "second"])
+    assert status == 1  # split_logger has findings: the check itself ran
+    # first is closed before second's index exists (the count is taken after the pop)
+    assert released == [("first", 0), ("second", 0)]
+    assert project_module._indexes == {}
+    for target in (first, second):
+        assert list((target / ".flaskleak_cache").glob("index-*.json"))

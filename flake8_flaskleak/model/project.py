@@ -31,7 +31,7 @@ import stat
 import sysconfig
 import tempfile
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from functools import cached_property, lru_cache
 
 from .. import __version__
@@ -64,7 +64,6 @@ from .teardowns import SESSION_HANDOFF, import_facts, session_handoff_facts, tea
 CACHE_DIRECTORY = ".flaskleak_cache"
 SAVE_INTERVAL_SECONDS = 15.0  # new facts are written at most this often, and at exit
 SEARCH_MEMORY_BYTES = 32_000_000  # project text kept in memory for the text searches
-MODELS_KEPT = 8  # other modules' parsed models kept in memory: a module is rarely asked for twice (its facts are kept), and a big tree costs megabytes
 CACHE_FORMAT = 10  # bump when the shape of the cached facts changes
 REACH_KEY = "<reach>"  # not a file name: the cached walk of ``request_time``
 SKIP_DIRECTORIES = {
@@ -89,7 +88,6 @@ _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
 # Other modules' models, least recently used first, and the bytes the text searches keep: both
 # shared by every project index of the process (a flake8 run over many projects included).
-_models: OrderedDict[tuple, FileModel | None] = OrderedDict()
 _search_memory = [0]
 _unmarked: set[str] = set()  # roots found without a marker: analysed, but no cache written there
 
@@ -175,6 +173,14 @@ def index_at(root: str | None, options: Options) -> ProjectIndex | None:
     if key not in _indexes:
         _indexes[key] = ProjectIndex(root, options)
     return _indexes[key]
+
+
+def release_index(root: str | None, options: Options) -> None:
+    """Save and forget the index of the project at ``root``: a run that has checked the last
+    of the project's files frees its facts and texts before the next project's index grows."""
+    index = _indexes.pop((root, options), None)
+    if index is not None:
+        index.close()
 
 
 def prebuild(paths, options: Options) -> None:
@@ -370,29 +376,25 @@ class ProjectIndex:
             return data.decode("utf-8", "replace")
 
     def _model(self, relative: str) -> FileModel | None:
-        """The parsed model of another project file (kept for this process), or None."""
-        key = (self.root, relative, self.files.get(relative))  # an edited file is read again
-        if key in _models:
-            _models.move_to_end(key)
-            return _models[key]
-        model = None
+        """The parsed model of another project file, or None. Not kept: its facts are, a
+        module is rarely asked for twice, and a tree costs about fifty times its source (kept
+        trees made a run over many projects both bigger and slower: the garbage collector
+        walks every live node)."""
         data = self._read(relative)
-        if data is not None:
-            path = os.path.join(self.root, relative)
-            try:
-                text = decode_source(data)
-                tree = parse_text(text, path)  # deep generated code gets a larger stack
-                model = FileModel(tree, text, path, self.options, project=None)
-            except SourceError as error:
-                name_once(path, f"{error.code} {error.message}")
-        if len(_models) >= MODELS_KEPT:  # keep memory flat however many projects are checked
-            _models.popitem(last=False)
-        _models[key] = model
-        return model
+        if data is None:
+            return None
+        path = os.path.join(self.root, relative)
+        try:
+            text = decode_source(data)
+            tree = parse_text(text, path)  # deep generated code gets a larger stack
+        except SourceError as error:
+            name_once(path, f"{error.code} {error.message}")
+            return None
+        return FileModel(tree, text, path, self.options, project=None)
 
     def file_model(self, relative: str) -> FileModel | None:
-        """The model of another project file, analysed alone (kept for this process, a few at
-        a time), for a rule that must read how that file uses what this one defines."""
+        """The model of another project file, analysed alone, for a rule that must read how
+        that file uses what this one defines."""
         if relative not in self.files:
             return None
         return self._model(relative)
@@ -750,6 +752,13 @@ class ProjectIndex:
         key = repr((CACHE_FORMAT, self.options, _code_fingerprint())).encode()
         fingerprint = hashlib.blake2b(key, digest_size=6).hexdigest()
         return os.path.join(self.root, CACHE_DIRECTORY, f"index-{__version__}-{fingerprint}.json")
+
+    def close(self) -> None:
+        """Write what this process computed, and give back the text search memory."""
+        self.save()
+        atexit.unregister(self.save)
+        _search_memory[0] -= sum(len(data) for data in self._search_texts.values())
+        self._search_texts.clear()
 
     def save(self) -> None:
         if not self._dirty or self.root in _unmarked or os.environ.get("FLASKLEAK_NO_CACHE"):
