@@ -106,12 +106,11 @@ def prebuild_project_indexes(paths: Iterable[str], options: Options, jobs: int =
     modules' facts it needs are computed by ``jobs`` processes."""
     wanted = [path for path in paths if needs_project_index(path, options)]
     if jobs > 1:
-        for index in indexes_for(wanted, options):
-            try:
-                compute_reach_facts(index, jobs)
-            except Exception:  # a pool that cannot start: the build below does it alone
-                if os.environ.get("FLASKLEAK_STRICT"):
-                    raise
+        try:
+            compute_reach_facts(indexes_for(wanted, options), jobs)
+        except Exception:  # a pool that cannot start: the build below does it alone
+            if os.environ.get("FLASKLEAK_STRICT"):
+                raise
     prebuild(wanted, options)
 
 

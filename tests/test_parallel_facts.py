@@ -37,7 +37,7 @@ def test_the_reach_built_with_workers_is_the_reach_built_alone(tmp_path, name):
     together = project_module.ProjectIndex(str(root), Options())
     project_module._indexes[(str(root), Options())] = together  # what the workers find too
     assert modules_the_reach_needs(together)  # nothing is known before the workers run
-    compute_reach_facts(together, jobs=2)
+    compute_reach_facts([together], jobs=2)
     assert modules_the_reach_needs(together) == []
     computed = {relative for relative in together.files if together.cached_facts(relative, "calls")}
     assert computed == {relative for relative in alone.files if alone.cached_facts(relative, "calls")}
@@ -51,7 +51,7 @@ def test_a_module_that_does_not_parse_is_left_to_the_main_process(tmp_path):
     broken.write_text("from flask import Blueprint\nbp = Blueprint('b', __name__)\n@bp.route('/x'\n")
     index = project_module.ProjectIndex(str(root), Options())
     project_module._indexes[(str(root), Options())] = index
-    compute_reach_facts(index, jobs=2)  # no traceback, no endless retry
+    compute_reach_facts([index], jobs=2)  # no traceback, no endless retry
     assert index.cached_facts("svc/broken_views.py", "calls") is None
 
 

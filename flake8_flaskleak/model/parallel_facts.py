@@ -3,87 +3,152 @@
 A cold index spends its time parsing the modules request-time code reaches and reading their
 calls (``module_facts.call_facts``), one module at a time, and each module's facts depend on
 that module alone. With ``-j N`` (``flake8 -j N``, ``flaskleak check -j N``) they are computed
-by N worker processes before the reach is walked, wave by wave: a dry run of the reach over the
-facts already known names the modules it would parse next (the entry modules first, then the
-modules their reached functions call into, and so on), the workers compute those, and the dry
-run starts again, until it needs nothing new. The reach itself then runs over known facts and
+by N worker processes before the reach is walked: a dry run of the reach over the facts already
+known names the modules it would parse next (the entry modules first, then the modules their
+reached functions call into, and so on), the workers compute those, and as each module's facts
+arrive the dry run goes on from where it stopped, handing out what it needs next, until it
+needs nothing new. One pool serves every project. The reach itself then runs over known facts and
 gives exactly what it gives alone; a module a worker could not analyse is left to it, and
 reported the usual way.
 """
 
 from __future__ import annotations
 
+import os
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from queue import Queue
 
 from ..options import Options
-from ..source import collected_notices
-from .project import ProjectIndex, index_at
+from ..source import SourceError, collected_notices, read_regular_file
+from .project import MAX_FILE_BYTES, ProjectIndex, describe_file, index_at
 
 CALLS = "calls"
 LOCALS = ".<locals>"
 
 
-def compute_reach_facts(index: ProjectIndex, jobs: int) -> None:
-    """Fill ``index`` with the call facts its request-time reach needs, ``jobs`` at a time."""
-    if jobs <= 1 or index.reach_is_stored():
+ENTRIES_PER_TASK = 64  # files a worker lists (reads, hashes, looks for signals) per task
+
+
+def compute_reach_facts(indexes: list[ProjectIndex], jobs: int) -> None:
+    """Fill each index with the call facts its request-time reach needs, ``jobs`` at a time
+    (one pool of worker processes for all the projects): first the entries of the files not
+    in the cache, then, project by project as its listing completes, the modules' facts."""
+    waiting = [index for index in indexes if not index.reach_is_stored()]
+    if jobs <= 1 or not waiting:
         return
-    executor = None
-    try:
-        while True:
-            missing = modules_the_reach_needs(index)
-            if not missing:
-                return
-            if executor is None:
-                executor = ProcessPoolExecutor(max_workers=jobs)
-            chunk = max(1, min(8, len(missing) // (jobs * 4)))
-            tasks = [(index.root, relative, index.options) for relative in missing]
-            computed = 0
-            for relative, facts in zip(missing, executor.map(_calls_facts, tasks, chunksize=chunk)):
-                if facts is not None:
-                    index.store_facts(relative, CALLS, facts)
-                    computed += 1
-            if computed == 0:
-                return  # what is left fails in the workers: the reach reports it itself
-    finally:
-        if executor is not None:
-            executor.shutdown()
+    finished: Queue[Future] = Queue()  # completed tasks, in the order they complete
+    with ProcessPoolExecutor(max_workers=jobs) as executor:
+        listing: dict[Future, ProjectIndex] = {}
+        facts_of: dict[Future, tuple[ProjectIndex, ReachFrontier, str]] = {}
+        unlisted_tasks: dict[ProjectIndex, int] = {}
+
+        def submit(function, task) -> Future:
+            future = executor.submit(function, task)
+            future.add_done_callback(finished.put)
+            return future
+
+        def hand_out(index: ProjectIndex, frontier: ReachFrontier) -> None:
+            for relative in frontier.advance():
+                task = (index.root, relative, index.options)
+                facts_of[submit(_calls_facts, task)] = (index, frontier, relative)
+
+        for index in waiting:
+            files = index.unlisted_files()
+            for start in range(0, len(files), ENTRIES_PER_TASK):
+                task = (files[start:start + ENTRIES_PER_TASK], index.root, index.options)
+                listing[submit(_file_entries, task)] = index
+            unlisted_tasks[index] = -(-len(files) // ENTRIES_PER_TASK)
+            if not unlisted_tasks[index]:
+                hand_out(index, ReachFrontier(index))
+        while listing or facts_of:
+            future = finished.get()
+            if future in listing:
+                index = listing.pop(future)
+                for relative, entry in future.result():
+                    if entry is not None:  # one a worker could not read: the index says why
+                        index.adopt_entry(relative, entry)
+                unlisted_tasks[index] -= 1
+                if not unlisted_tasks[index]:
+                    hand_out(index, ReachFrontier(index))
+                continue
+            index, frontier, relative = facts_of.pop(future)
+            facts = future.result()
+            if facts is not None:  # one a worker could not analyse is left to the reach
+                index.store_facts(relative, CALLS, facts)
+                frontier.arrived(relative)
+                hand_out(index, frontier)
 
 
 def modules_the_reach_needs(index: ProjectIndex) -> list[str]:
-    """The modules whose call facts ``ProjectIndex.request_time`` would compute next: its
-    walk, over the facts already known, stopping at each module not analysed yet."""
-    missing: dict[str, None] = {}
+    """The modules whose call facts ``ProjectIndex.request_time`` would compute next."""
+    return ReachFrontier(index).advance()
 
-    def known(relative: str) -> dict | None:
-        facts = index.cached_facts(relative, CALLS)
-        if facts is None and index.file_entry(relative) is not None:
-            missing.setdefault(relative)
-        return facts
 
-    reached: set[tuple[str, str]] = set()
-    queue: deque[tuple[str, str]] = deque()
-    for relative in index.files:
-        entry = index.file_entry(relative)
-        if entry is None or not entry["entry"]:
-            continue
-        facts = known(relative)
+class ReachFrontier:
+    """The walk of ``ProjectIndex.request_time`` over the facts known so far, stopping at each
+    module not analysed yet and taken up again where it stopped when that module's facts
+    arrive: each wave costs what it adds, not a walk from the entry points again."""
+
+    def __init__(self, index: ProjectIndex):
+        self.index = index
+        self.reached: set[tuple[str, str]] = set()
+        self.queue: deque[tuple[str, str]] = deque()
+        # module -> what waits for its facts: None (its own entry points), or an imported name
+        self.waiting: dict[str, list[str | None]] = {}
+        self.asked: set[str] = set()  # modules handed out once (a failure is not asked again)
+        for relative in index.files:
+            entry = index.file_entry(relative)
+            if entry is not None and entry["entry"]:
+                self._seed(relative)
+
+    def advance(self) -> list[str]:
+        """Walk as far as the known facts go; the modules to analyse next."""
+        while self.queue:
+            self._visit(*self.queue.popleft())
+        missing = [relative for relative in self.waiting if relative not in self.asked]
+        self.asked.update(missing)
+        return missing
+
+    def arrived(self, relative: str) -> None:
+        """``relative``'s call facts are known now: resume what waited for them."""
+        for name in self.waiting.pop(relative, ()):
+            if name is None:
+                self._seed(relative)
+            else:
+                self._follow(name)
+
+    def _seed(self, relative: str) -> None:
+        facts = self._known(relative, None)
         for qualname in (facts or {}).get("entries", {}):
-            reached.add((relative, qualname))
-            queue.append((relative, qualname))
-    while queue:
-        relative, qualname = queue.popleft()
-        calls = (known(relative) or {}).get("calls", {}).get(qualname, {})
-        targets = [(relative, local) for local in calls.get("local", [])]
+            self._reach((relative, qualname))
+
+    def _visit(self, relative: str, qualname: str) -> None:
+        facts = self.index.cached_facts(relative, CALLS) or {}
+        calls = facts.get("calls", {}).get(qualname, {})
+        for local in calls.get("local", []):
+            self._reach((relative, local))
         for name in calls.get("imported", []):
-            located = index.locate(_without_locals(name))
-            if located is not None and known(located[0]) is not None:
-                targets.extend(index.targets_of(name))
-        for target in targets:
-            if target not in reached:
-                reached.add(target)
-                queue.append(target)
-    return list(missing)
+            located = self.index.locate(_without_locals(name))
+            if located is not None and self._known(located[0], name) is not None:
+                self._follow(name)
+
+    def _follow(self, name: str) -> None:
+        for target in self.index.targets_of(name):
+            self._reach(target)
+
+    def _reach(self, target: tuple[str, str]) -> None:
+        if target not in self.reached:
+            self.reached.add(target)
+            self.queue.append(target)
+
+    def _known(self, relative: str, waiter: str | None) -> dict | None:
+        """The module's call facts, or None; an analysable module without them yet is
+        waited for, with what to resume when they arrive."""
+        facts = self.index.cached_facts(relative, CALLS)
+        if facts is None and self.index.file_entry(relative) is not None:
+            self.waiting.setdefault(relative, []).append(waiter)
+        return facts
 
 
 def _without_locals(name: str) -> str:
@@ -101,3 +166,20 @@ def _calls_facts(task: tuple[str, str, Options]) -> dict | None:
         return None
     with collected_notices():
         return index.compute_facts(relative, CALLS, quiet=True)
+
+
+def _file_entries(task: tuple[list, str, Options]) -> list[tuple[str, dict | None]]:
+    """In a worker: the cache entries of some files of a project (None for a file that cannot
+    be read, or is too big to hold facts: the main process looks at it itself)."""
+    files, root, options = task
+    entries = []
+    for relative, signature in files:
+        entry = None
+        if signature[0] <= MAX_FILE_BYTES:
+            try:
+                data = read_regular_file(os.path.join(root, relative), MAX_FILE_BYTES)
+                entry = describe_file(data, signature, options)
+            except SourceError:
+                pass
+        entries.append((relative, entry))
+    return entries

@@ -175,6 +175,22 @@ def index_at(root: str | None, options: Options) -> ProjectIndex | None:
     return _indexes[key]
 
 
+def describe_file(data: bytes, signature, options: Options) -> dict:
+    """A file's cache entry from its bytes: content hash and the text signals that say which
+    facts it can have; its facts are computed when asked."""
+    text = data.decode("utf-8", "replace")
+    return {
+        "size": signature[0],
+        "mtime": signature[1],
+        "hash": hashlib.blake2b(data, digest_size=16).hexdigest(),
+        "entry": has_entry_signals(text, options),
+        "teardown": any(signal in text for signal in CLEANUP_SIGNALS),
+        "handoff": SESSION_HANDOFF in text,
+        "startup": has_startup_signals(text),
+        "facts": {},
+    }
+
+
 def release_index(root: str | None, options: Options) -> None:
     """Save and forget the index of the project at ``root``: a run that has checked the last
     of the project's files frees its facts and texts before the next project's index grows."""
@@ -340,21 +356,25 @@ class ProjectIndex:
         data = self._read(relative)
         if data is None:
             return None
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        if entry is not None and entry["hash"] == digest:
-            entry["size"], entry["mtime"] = signature
+        return self.adopt_entry(relative, describe_file(data, signature, self.options))
+
+    def unlisted_files(self) -> list[tuple[str, tuple[int, int]]]:
+        """Files (with their size and modification time) whose cache entry is missing or stale."""
+        stale = []
+        for relative, signature in self.files.items():
+            entry = self._cache.get(relative)
+            if entry is None or entry["size"] != signature[0] or entry["mtime"] != signature[1]:
+                stale.append((relative, signature))
+        return stale
+
+    def adopt_entry(self, relative: str, fresh: dict) -> dict:
+        """Store a file's new entry (``describe_file``); facts computed for the same content
+        are kept (a file only touched keeps them)."""
+        entry = self._cache.get(relative)
+        if entry is not None and entry["hash"] == fresh["hash"]:
+            entry["size"], entry["mtime"] = fresh["size"], fresh["mtime"]
         else:
-            text = data.decode("utf-8", "replace")
-            entry = {
-                "size": signature[0],
-                "mtime": signature[1],
-                "hash": digest,
-                "entry": has_entry_signals(text, self.options),
-                "teardown": any(signal in text for signal in CLEANUP_SIGNALS),
-                "handoff": SESSION_HANDOFF in text,
-                "startup": has_startup_signals(text),
-                "facts": {},
-            }
+            entry = fresh
         self._cache[relative] = entry
         self._dirty = True
         return entry
