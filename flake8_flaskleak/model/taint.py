@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import ast
 
+from .flask import URL_ENTRY_KINDS
 from .scopes import FunctionNode
 from .text import words_pattern
 from .validated import Check, Validation
-
-ENTRY_KINDS_WITH_URL_ARGUMENTS = {"route", "view"}
 
 
 class Taint:
@@ -94,7 +93,7 @@ class Taint:
             return False  # self / cls
         for entry in self.flask.entry_points:
             if entry.function is function:
-                if entry.kind in ENTRY_KINDS_WITH_URL_ARGUMENTS:
+                if entry.kind in URL_ENTRY_KINDS:
                     return True  # a URL segment
                 if entry.kind == "called" and info.qualname in self.flask.called_from_elsewhere:
                     project = self.model.project
