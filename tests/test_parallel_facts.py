@@ -69,3 +69,21 @@ def test_flake8_with_two_jobs_reports_what_one_job_reports(tmp_path):
         outputs.append(sorted(result.stdout.splitlines()))
     assert outputs[0] == outputs[1]
     assert outputs[0], "the project has findings that need the other modules"
+
+
+def test_one_pool_builds_several_projects_as_each_alone(tmp_path):
+    """One pool of workers for every project: each index gets the facts and the reach it
+    gets alone, the files' cache entries included (made by the workers)."""
+    expected, together = {}, []
+    for name in REACHING:
+        root = tmp_path / name
+        shutil.copytree(PROJECTS / name, root, ignore=shutil.ignore_patterns(".flaskleak_cache"))
+        expected[name] = project_module.ProjectIndex(str(root), Options()).request_time
+        index = project_module.ProjectIndex(str(root), Options())
+        project_module._indexes[(str(root), Options())] = index
+        together.append(index)
+    compute_reach_facts(together, jobs=2)
+    for name, index in zip(REACHING, together):
+        assert not index.unlisted_files()  # every file has its cache entry
+        assert modules_the_reach_needs(index) == []
+        assert index.request_time == expected[name]
