@@ -18,8 +18,6 @@ from .engine import (
     RULES_BY_CODE,
     analyse,
     prebuild_project_indexes,
-    project_of,
-    release_project_index,
     worth_parsing,
 )
 from .finding import Finding
@@ -32,6 +30,7 @@ from .noqa import (
     split_suppressed,
     stale_noqa,
 )
+from .model.project import find_root, release_index
 from .report import Located
 from .settings import FileSettings
 from .source import SourceError, collected_notices, decode_source, parse_text, read_source
@@ -76,7 +75,7 @@ def releasing_indexes(worker: Callable[[Job], object], jobs: list[Job]) -> Calla
     last: dict = {}
     for position, job in enumerate(jobs):
         if job.path != "-":
-            last[(project_of(job.path), job.settings.options)] = position
+            last[(find_root(job.path), job.settings.options)] = position
     finishing: dict[int, list] = {}
     for (root, options), position in last.items():
         finishing.setdefault(position, []).append((root, options))
@@ -85,7 +84,7 @@ def releasing_indexes(worker: Callable[[Job], object], jobs: list[Job]) -> Calla
     def run(job: Job):
         result = worker(job)
         for root, options in finishing.get(positions.get(id(job), -1), ()):
-            release_project_index(root, options)
+            release_index(root, options)
         return result
 
     return run

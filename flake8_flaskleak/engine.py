@@ -15,14 +15,7 @@ from .finding import Finding, no_fix
 from .model.file import FileModel, is_test_path
 from .model.module_facts import has_entry_signals
 from .model.parallel_facts import compute_reach_facts
-from .model.project import (
-    ProjectIndex,
-    find_root,
-    indexes_for,
-    prebuild,
-    project_for,
-    release_index,
-)
+from .model.project import ProjectIndex, find_root, indexes_for, prebuild, project_for
 from .options import Options
 from .rule import Rule
 from .rules import discover
@@ -150,16 +143,6 @@ def analyse(
                 raise
             findings.add(internal_error_finding(rule.code, error))
     return sorted(findings)
-
-
-def project_of(path: str) -> str | None:
-    """The root of the project ``path`` belongs to (None: a loose script)."""
-    return find_root(path)
-
-
-def release_project_index(root: str | None, options: Options) -> None:
-    """Free the index of the project at ``root`` once no file left to check needs it."""
-    release_index(root, options)
 
 
 def resolve_project(path: str, options: Options, project) -> ProjectIndex | None:

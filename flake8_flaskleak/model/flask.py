@@ -751,8 +751,8 @@ class FlaskModel:
         """``request_reach`` through entry points open to every user: ``None`` when only
         privileged routes (or no request at all) run ``node`` per request."""
         function = self.executing_function(node)
-        if function is None or self.request_reach(node) is None:
-            return None
+        if function is None or self.per_request(function, node) is None:
+            return None  # not request-time, or behind a once-guard
         return self.open_request_time.get(function)
 
     def privileged(self, entry: EntryPoint) -> bool:

@@ -14,14 +14,13 @@ reported the usual way.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from queue import Queue
 
 from ..options import Options
-from ..source import SourceError, collected_notices, read_regular_file
-from .project import MAX_FILE_BYTES, ProjectIndex, describe_file, index_at
+from ..source import SourceError, collected_notices
+from .project import ProjectIndex, index_at, read_file_entry
 
 CALLS = "calls"
 LOCALS = ".<locals>"
@@ -174,12 +173,8 @@ def _file_entries(task: tuple[list, str, Options]) -> list[tuple[str, dict | Non
     files, root, options = task
     entries = []
     for relative, signature in files:
-        entry = None
-        if signature[0] <= MAX_FILE_BYTES:
-            try:
-                data = read_regular_file(os.path.join(root, relative), MAX_FILE_BYTES)
-                entry = describe_file(data, signature, options)
-            except SourceError:
-                pass
-        entries.append((relative, entry))
+        try:
+            entries.append((relative, read_file_entry(root, relative, signature, options)))
+        except SourceError:
+            entries.append((relative, None))
     return entries

@@ -86,8 +86,8 @@ FACT_GROUPS = {
 }
 _roots: dict[str, str | None] = {}
 _indexes: dict[tuple[str, Options], ProjectIndex] = {}
-# Other modules' models, least recently used first, and the bytes the text searches keep: both
-# shared by every project index of the process (a flake8 run over many projects included).
+# The bytes the text searches keep, shared by every project index of the process (a flake8 run
+# over many projects included), given back when an index is released.
 _search_memory = [0]
 _unmarked: set[str] = set()  # roots found without a marker: analysed, but no cache written there
 
@@ -173,6 +173,15 @@ def index_at(root: str | None, options: Options) -> ProjectIndex | None:
     if key not in _indexes:
         _indexes[key] = ProjectIndex(root, options)
     return _indexes[key]
+
+
+def read_file_entry(root: str, relative: str, signature, options: Options) -> dict | None:
+    """A file's new cache entry, read from disk (``SourceError`` when it cannot be read), or
+    None for a file too big to hold project facts (generated data, checked on its own)."""
+    if signature[0] > MAX_FILE_BYTES:
+        return None
+    data = read_regular_file(os.path.join(root, relative), MAX_FILE_BYTES)
+    return describe_file(data, signature, options)
 
 
 def describe_file(data: bytes, signature, options: Options) -> dict:
@@ -351,12 +360,12 @@ class ProjectIndex:
         entry = self._cache.get(relative)
         if entry is not None and entry["size"] == signature[0] and entry["mtime"] == signature[1]:
             return entry
-        if signature[0] > MAX_FILE_BYTES:
-            return None  # generated data: no project facts worth its parse (checked on its own)
-        data = self._read(relative)
-        if data is None:
+        try:
+            fresh = read_file_entry(self.root, relative, signature, self.options)
+        except SourceError as error:
+            name_once(os.path.join(self.root, relative), error.message)
             return None
-        return self.adopt_entry(relative, describe_file(data, signature, self.options))
+        return None if fresh is None else self.adopt_entry(relative, fresh)
 
     def unlisted_files(self) -> list[tuple[str, tuple[int, int]]]:
         """Files (with their size and modification time) whose cache entry is missing or stale."""
