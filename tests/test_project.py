@@ -104,6 +104,38 @@ def test_a_damaged_stored_walk_is_walked_again(split_logger):
     assert request_time_of(split_logger / "svc" / "logctx.py") == first
 
 
+def test_the_index_parses_only_modules_that_can_matter(split_logger, monkeypatch):
+    """A module whose text can register no entry point and define nothing the walk follows
+    is never parsed: ``ResourceWarning`` or ``ModelView`` in a module is not a view class,
+    and a constant passed to a call is not a function to follow."""
+    svc = split_logger / "svc"
+    (svc / "settings.py").write_text(
+        '"""Limits. A ResourceWarning here is not a view."""\n\nPAGE_SIZE = 50\n'
+    )
+    (svc / "admin_text.py").write_text(
+        "from flask_admin.contrib.sqla import ModelView\n\n\n"
+        "class OrderAdmin(ModelView):\n    column_list = ('id',)\n"
+    )
+    api = svc / "api.py"
+    api.write_text(
+        api.read_text()
+        .replace("from . import audit\n", "from . import audit\nfrom .settings import PAGE_SIZE\n")
+        .replace('audit.record("list_orders")', 'audit.record("list_orders", PAGE_SIZE)')
+    )
+    parsed = []
+    original = project_module.ProjectIndex._model
+
+    def counting(self, relative):
+        parsed.append(Path(relative).name)
+        return original(self, relative)
+
+    monkeypatch.setattr(project_module.ProjectIndex, "_model", counting)
+    reached = request_time_of(svc / "logctx.py")
+    assert reached == {"bind_logger": "route '/orders' `list_orders` in svc/api.py via `bind_logger`"}
+    assert "settings.py" not in parsed and "admin_text.py" not in parsed
+    assert {"api.py", "logctx.py", "audit.py"} <= set(parsed)
+
+
 def test_no_project_root_means_per_file(tmp_path):
     lone = tmp_path / "lone.py"
     lone.write_text("def helper():\n    pass\n")

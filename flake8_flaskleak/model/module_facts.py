@@ -12,15 +12,27 @@ on disk, keyed by the file's size, modification time and content hash):
 
 from __future__ import annotations
 
+import re
+
 from ..options import Options
 from .flask import REQUEST_HOOKS
 
 # Text that can register a request entry point: a module without any has none of its own.
 ENTRY_SUBSTRINGS = tuple(sorted(REQUEST_HOOKS | {
     ".route(", ".endpoint(", "add_url_rule", "add_resource", "as_view", "register_error_handler",
-    "MethodView", "Resource", "View", '.get("/', ".get('/", '.post("/', ".post('/",
+    '.get("/', ".get('/", '.post("/', ".post('/",
     '.put("/', ".put('/", '.patch("/', ".patch('/", '.delete("/', ".delete('/",
 }))
+# Text that can define a class-based view (``FlaskModel._is_view_class``): a base named
+# ``MethodView`` or ``Resource`` (a whole word: not ``ResourceWarning`` or ``DataResource``),
+# or an import of the modules that define ``View`` and the REST ``Resource`` classes, whatever
+# the local name. Plain substrings "View" and "Resource" passed two thirds of the modules
+# that have no entry point at all (``ModelView``, ``ResourceManager``, ``overview``), and each
+# such module is parsed by the project index.
+VIEW_CLASS_SIGNAL = re.compile(
+    r"\b(?:MethodView|Resource)\b|(?:flask|quart)\.views|flask_rest(?:ful|x|plus)"
+    r"|from\s+(?:flask|quart)\s+import\s[^)]*?\bviews\b"
+)
 CLEANUP_SIGNALS = ("teardown_", "after_request", "after_app_request")
 # Text of a module that can hold start-up or command-line roots (``roles.py``).
 STARTUP_SUBSTRINGS = (
@@ -30,7 +42,7 @@ STARTUP_SUBSTRINGS = (
 
 
 def has_entry_signals(text: str, options: Options) -> bool:
-    if any(signal in text for signal in ENTRY_SUBSTRINGS):
+    if any(signal in text for signal in ENTRY_SUBSTRINGS) or VIEW_CLASS_SIGNAL.search(text):
         return True
     return any(name.rsplit(".", 1)[-1] in text for name in options.request_decorators)
 

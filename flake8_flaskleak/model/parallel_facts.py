@@ -129,7 +129,9 @@ class ReachFrontier:
             self._reach((relative, local))
         for name in calls.get("imported", []):
             located = self.index.locate(_without_locals(name))
-            if located is not None and self._known(located[0], name) is not None:
+            if located is None or not self.index.may_define(*located):
+                continue  # no function or class of that name there (``targets_of``)
+            if self._known(located[0], name) is not None:
                 self._follow(name)
 
     def _follow(self, name: str) -> None:

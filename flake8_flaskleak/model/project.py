@@ -27,6 +27,7 @@ import atexit
 import hashlib
 import json
 import os
+import re
 import stat
 import sysconfig
 import tempfile
@@ -655,6 +656,8 @@ class ProjectIndex:
         if located is None:
             return []
         relative, qualname = located
+        if not self.may_define(relative, qualname):
+            return []
         facts = self.facts(relative, "calls")
         if not facts:
             return []
@@ -670,6 +673,19 @@ class ProjectIndex:
         if f"{qualname}.__init__" in functions:
             return [(relative, f"{qualname}.__init__")]
         return []
+
+    def may_define(self, relative: str, qualname: str) -> bool:
+        """Whether the module can define the function or class ``qualname`` names: its text
+        has a ``def`` or ``class`` of that last name. A call that passes an imported constant
+        or a model attribute (``timeout=settings.TIMEOUT``) names no function, and finding that
+        out from the text spares parsing the module."""
+        if self.cached_facts(relative, "calls") is not None:
+            return True
+        word = qualname.rsplit(".", 1)[-1]
+        data = self._searchable(relative)
+        if data is None or not word.isascii():
+            return True  # cannot tell from the text: the facts say
+        return re.search(rb"\b(?:def|class)\s+" + re.escape(word.encode()) + rb"\b", data) is not None
 
     # -- questions rules ask -------------------------------------------------------------------
 
