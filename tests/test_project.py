@@ -110,7 +110,7 @@ def test_the_index_parses_only_modules_that_can_matter(split_logger, monkeypatch
     and a constant passed to a call is not a function to follow."""
     svc = split_logger / "svc"
     (svc / "settings.py").write_text(
-        '"""Limits. A ResourceWarning here is not a view."""\n\nPAGE_SIZE = 50\n'
+        '"""Resource limits. A ResourceWarning here is not a view."""\n\nPAGE_SIZE = 50\n'
     )
     (svc / "admin_text.py").write_text(
         "from flask_admin.contrib.sqla import ModelView\n\n\n"

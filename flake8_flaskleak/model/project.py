@@ -675,8 +675,8 @@ class ProjectIndex:
         return []
 
     def may_define(self, relative: str, qualname: str) -> bool:
-        """Whether the module can define the function or class ``qualname`` names: its text
-        has a ``def`` or ``class`` of that last name. A call that passes an imported constant
+        """Whether the module can define the function ``qualname`` names, or a class of that
+        name with an ``__init__``: its text says so. A call that passes an imported constant
         or a model attribute (``timeout=settings.TIMEOUT``) names no function, and finding that
         out from the text spares parsing the module."""
         if self.cached_facts(relative, "calls") is not None:
@@ -685,7 +685,11 @@ class ProjectIndex:
         data = self._searchable(relative)
         if data is None or not word.isascii():
             return True  # cannot tell from the text: the facts say
-        return re.search(rb"\b(?:def|class)\s+" + re.escape(word.encode()) + rb"\b", data) is not None
+        name = re.escape(word.encode())
+        if re.search(rb"\bdef\s+" + name + rb"\b", data):
+            return True
+        # a class runs its ``__init__`` (``targets_of``): one without any runs nothing here
+        return b"__init__" in data and re.search(rb"\bclass\s+" + name + rb"\b", data) is not None
 
     # -- questions rules ask -------------------------------------------------------------------
 
