@@ -23,17 +23,31 @@ ENTRY_SUBSTRINGS = tuple(sorted(REQUEST_HOOKS | {
     '.get("/', ".get('/", '.post("/', ".post('/",
     '.put("/', ".put('/", '.patch("/', ".patch('/", '.delete("/', ".delete('/",
 }))
-# Text that can define a class-based view (``FlaskModel._is_view_class``): a base named
-# ``MethodView`` or ``Resource`` (the whole name, closing a base list or followed by another
-# base: not ``ResourceWarning``, ``DataResource`` or ``Resource(...)``), or an import of the
-# modules that define ``View`` and the REST ``Resource`` classes, whatever the local name.
-# Plain substrings "View" and "Resource" passed 726 modules of the corpus that no other signal
-# passes; this passes 82 of them, and none of the others has an entry point. Each module that
-# passes is parsed by the project index.
-VIEW_CLASS_SIGNAL = re.compile(
-    r"\b(?:MethodView|Resource)\s*[,)#]|(?:flask|quart)\.views|flask_rest(?:ful|x|plus)"
-    r"|from\s+(?:flask|quart)\s+import\s+(?:\([^)]*|(?:[^\n]|\\\n)*?)\bviews\b"
-)
+# Text that can define a class-based view (``FlaskModel._is_view_class``): an import of the
+# modules that define ``View`` and the REST ``Resource`` classes, whatever the local name, or
+# a base named ``MethodView`` or ``Resource`` (the whole name, closing a base list or followed
+# by another base: not ``ResourceWarning``, ``DataResource`` or ``Resource(...)``). Plain
+# substrings "View" and "Resource" passed 726 modules of the corpus that no other signal
+# passes; these pass 82 of them, and none of the others has an entry point. Each module that
+# passes is parsed by the project index. (Substring tests first: an alternation regex costs
+# more than all of them on a large module.)
+VIEW_MODULES = ("flask.views", "quart.views", "flask_restful", "flask_restx", "flask_restplus")
+VIEW_BASES = {name: re.compile(name + r"\s*[,)#]") for name in ("MethodView", "Resource")}
+VIEWS_IMPORT = re.compile(r"from\s+(?:flask|quart)\s+import\s+(?:\([^)]*|(?:[^\n]|\\\n)*?)\bviews\b")
+
+
+def may_define_view_class(text: str) -> bool:
+    if any(module in text for module in VIEW_MODULES):
+        return True
+    for name, base in VIEW_BASES.items():
+        if name in text:
+            for match in base.finditer(text):
+                before = text[match.start() - 1] if match.start() else " "
+                if not (before.isalnum() or before == "_"):
+                    return True
+    return "views" in text and VIEWS_IMPORT.search(text) is not None
+
+
 CLEANUP_SIGNALS = ("teardown_", "after_request", "after_app_request")
 # Text of a module that can hold start-up or command-line roots (``roles.py``).
 STARTUP_SUBSTRINGS = (
@@ -43,7 +57,7 @@ STARTUP_SUBSTRINGS = (
 
 
 def has_entry_signals(text: str, options: Options) -> bool:
-    if any(signal in text for signal in ENTRY_SUBSTRINGS) or VIEW_CLASS_SIGNAL.search(text):
+    if any(signal in text for signal in ENTRY_SUBSTRINGS) or may_define_view_class(text):
         return True
     return any(name.rsplit(".", 1)[-1] in text for name in options.request_decorators)
 

@@ -686,10 +686,10 @@ class ProjectIndex:
         if data is None or not word.isascii():
             return True  # cannot tell from the text: the facts say
         name = re.escape(word.encode())
-        if re.search(rb"\bdef\s+" + name + rb"\b", data):
+        if re.search(rb"def\s+" + name + rb"\b", data):  # a literal first: a fast search
             return True
         # a class runs its ``__init__`` (``targets_of``): one without any runs nothing here
-        return b"__init__" in data and re.search(rb"\bclass\s+" + name + rb"\b", data) is not None
+        return b"__init__" in data and re.search(rb"class\s+" + name + rb"\b", data) is not None
 
     # -- questions rules ask -------------------------------------------------------------------
 
