@@ -171,3 +171,21 @@ def test_check_frees_each_projects_index_after_its_last_file(tmp_path, monkeypat
     assert project_module._indexes == {}
     for target in (first, second):
         assert list((target / ".flaskleak_cache").glob("index-*.json"))
+
+
+def test_blueprints_guarded_from_another_module_are_not_open(tmp_path):
+    """privacyIDEA's layout: every admin blueprint's ``before_request`` guard lives in one
+    hooks module. Its routes, and what only they call in other modules, are privileged."""
+    target = tmp_path / "admin_api_split"
+    shutil.copytree(PROJECTS / "admin_api_split", target)
+    project_module._indexes.clear()
+    project_module._roots.clear()
+    index = project_module.project_for(str(target / "ops" / "channels.py"), Options())
+    assert index.guarded_blueprints == {"ops.api.gateway.gateway_blueprint"}
+    reached = index.reached_from_elsewhere(str(target / "ops" / "channels.py"))
+    assert set(reached) == {"channel_logger", "tenant_logger"}
+    openly = index.open_reached_from_elsewhere(str(target / "ops" / "channels.py"))
+    assert set(openly) == {"tenant_logger"}
+    assert "`export` in ops/api/reports.py" in openly["tenant_logger"]
+    project_module._indexes.clear()
+    project_module._roots.clear()

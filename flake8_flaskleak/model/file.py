@@ -212,6 +212,8 @@ class FileModel:
         model.add_external_reach(self.reached_from_elsewhere)
         if self.project is not None and self.reached_from_elsewhere:
             model.called_from_elsewhere = self.project.called_from_elsewhere(self.path)
+        if self.project is not None:
+            model.use_privilege_elsewhere(PrivilegeElsewhere(self.project, self.path))
         return model
 
     @cached_property
@@ -229,3 +231,17 @@ class FileModel:
     def roles(self) -> Roles:
         """Start-up and command-line code (``roles.py``)."""
         return Roles(self)
+
+
+class PrivilegeElsewhere:
+    """What the project index says about privileged routes, for one file's Flask model."""
+
+    def __init__(self, project, path: str):
+        self.project = project
+        self.path = path
+
+    def open_reach(self) -> dict[str, str]:
+        return self.project.open_reached_from_elsewhere(self.path)
+
+    def guarded(self) -> set[str]:
+        return self.project.guarded_blueprints

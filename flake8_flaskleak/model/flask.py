@@ -173,6 +173,7 @@ class FlaskModel:
             "flask", "quart"
         )
         self._external: list[EntryPoint] = []
+        self._privilege_elsewhere = None  # ``use_privilege_elsewhere``
         # qualnames other modules' request-time code calls by name (the project index)
         self.called_from_elsewhere: set[str] = set()
 
@@ -745,7 +746,24 @@ class FlaskModel:
     def open_request_time(self) -> dict[FunctionNode, Reach]:
         """The request-time functions that entry points open to every user reach (not only
         admin-only ones, ``privilege.py``), with the first such entry point found."""
-        return self.reach_from(entry for entry in self.entry_points if not self.privileged(entry))
+        local = [entry for entry in self._registrations[0] if not self.privileged(entry)]
+        if self._privilege_elsewhere is None:
+            return self.reach_from(local + self._external)
+        openly = self._privilege_elsewhere.open_reach()
+        external = [
+            EntryPoint(function, "called", description, None)
+            for qualname, description in openly.items()
+            if (function := self.function_by_qualname(qualname)) is not None
+        ]
+        return self.reach_from(local + external)
+
+    def use_privilege_elsewhere(self, elsewhere) -> None:
+        """With the project index: ``elsewhere.open_reach()`` (qualname -> how, for this
+        module's functions that open entry points in other modules reach) and
+        ``elsewhere.guarded()`` (blueprints a ``before_request`` hook in any module guards with
+        a privilege check), asked only when a rule needs the open reach."""
+        self._privilege_elsewhere = elsewhere
+        self.__dict__.pop("open_request_time", None)
 
     def open_request_reach(self, node: ast.AST) -> Reach | None:
         """``request_reach`` through entry points open to every user: ``None`` when only
@@ -762,14 +780,18 @@ class FlaskModel:
         function = entry.function
         if any(is_privilege_check(decorator, self.imports) for decorator in function.decorator_list):
             return True
-        if entry.registered_on is not None and entry.registered_on in self._privileged_blueprints:
+        if entry.registered_on is not None and entry.registered_on in self.privileged_blueprints:
             return True
+        if entry.registered_on is not None and self._privilege_elsewhere is not None:
+            if self.imports.qualify(entry.registered_on) in self._privilege_elsewhere.guarded():
+                return True  # guarded by a hook in another module (an ``api/hooks.py``)
         klass = self.info(function).klass
         return klass is not None and class_privilege_checked(klass, self.imports)
 
     @cached_property
-    def _privileged_blueprints(self) -> set[str]:
-        """Apps and blueprints whose ``before_request`` hook here checks a privilege."""
+    def privileged_blueprints(self) -> set[str]:
+        """Apps and blueprints (as named here) whose ``before_request`` hook here checks a
+        privilege."""
         return {
             entry.registered_on
             for entry in self._registrations[0]

@@ -68,6 +68,17 @@ class ImportResolver:
             return None
         return f"{target}.{rest}" if rest else target
 
+    def qualify(self, dotted: str) -> str | None:
+        """A dotted name as written here (``api.bp``), qualified: through an import, or as a name
+        this module defines (``pkg.views.bp``); None when the module's own name is unknown."""
+        head, _, rest = dotted.partition(".")
+        target = self.names.get(head)
+        if target is None:
+            if not self.module_name:
+                return None
+            target = f"{self.module_name}.{head}"
+        return f"{target}.{rest}" if rest else target
+
     def is_imported(self, name: str) -> bool:
         return name in self.names
 

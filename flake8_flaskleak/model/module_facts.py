@@ -3,7 +3,9 @@
 Each group is computed from the module's ``FileModel`` and is plain JSON (the index caches it
 on disk, keyed by the file's size, modification time and content hash):
 
-* ``calls``: its request entry points and, per function, what it calls here and elsewhere;
+* ``calls``: its request entry points (which are open to every user, and which blueprints its
+  ``before_request`` hooks guard with a privilege check) and, per function, what it calls here
+  and elsewhere;
 * ``teardowns``: what its registered teardowns release and clear (``teardowns.py``);
 * ``containers``: its module-level containers and the imported ones it shrinks;
 * ``configs``: its config classes' imported bases, and which class bodies set which keys;
@@ -15,7 +17,7 @@ from __future__ import annotations
 import re
 
 from ..options import Options
-from .flask import REQUEST_HOOKS
+from .flask import REQUEST_HOOKS, URL_ENTRY_KINDS
 
 # Text that can register a request entry point: a module without any has none of its own.
 ENTRY_SUBSTRINGS = tuple(sorted(REQUEST_HOOKS | {
@@ -73,13 +75,23 @@ def call_facts(model) -> dict:
         imported = sorted(set(flask.imported_calls(function)))
         if local or imported:
             calls[flask.info(function).qualname] = {"local": local, "imported": imported}
+    # Per entry point open to every user, the blueprint or app it is registered on ("" when it
+    # is not a route of one, or the name cannot be qualified): a guard in another module may
+    # still make it privileged (``ProjectIndex.open_request_time``).
+    open_entries: dict[str, list[str]] = {}
     for entry in flask.entry_points:
         qualname = flask.info(entry.function).qualname
         entries.setdefault(qualname, f"{entry.description} `{entry.function.name}`")
+        if not flask.privileged(entry):
+            on = entry.registered_on if entry.kind in URL_ENTRY_KINDS else None
+            open_entries.setdefault(qualname, []).append((on and flask.imports.qualify(on)) or "")
+    guards = {flask.imports.qualify(name) for name in flask.privileged_blueprints}
     return {
         "functions": [flask.info(function).qualname for function in functions],
         "entries": entries,
         "calls": calls,
+        "open": open_entries,
+        "guards": sorted(name for name in guards if name),
     }
 
 

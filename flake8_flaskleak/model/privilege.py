@@ -12,9 +12,11 @@ A route is privileged when it carries a check that only lets some users in:
     @roles_required("admin")                           # Flask-Security, Flask-User, Praetorian
     @admin_required                                    # the project's own, by its name
 
-or when its blueprint's ``before_request`` hook in the same module carries one (the whole
-blueprint is the admin API), or, for a class-based view, when the class lists one in
-``decorators``/``method_decorators``.
+or when its blueprint's ``before_request`` hook carries one (the whole blueprint is the admin
+API): in the same module (``FlaskModel.privileged_blueprints``), or in any module of the project
+(``ProjectIndex.guarded_blueprints``), or, for a class-based view, when the class lists one in
+``decorators``/``method_decorators``. Across modules, a function counts as reached by open
+routes only through ``ProjectIndex.open_request_time``, the walk from entry points open to all.
 """
 
 from __future__ import annotations

@@ -494,17 +494,33 @@ class ProjectIndex:
         return reached
 
     def _walk_reach(self) -> dict[tuple[str, str], tuple[str, str]]:
-        reached: dict[tuple[str, str], tuple[str, str]] = {}
-        queue: deque[tuple[str, str]] = deque()
+        return self._walk(self._entry_modules(), open_only=False)
+
+    def _entry_modules(self) -> list[tuple[str, dict]]:
+        """(relative path, call facts) of every module with entry points, in listing order."""
+        found = []
         for relative in self.files:
             entry = self.file_entry(relative)
             if entry is None or not entry["entry"]:
                 continue
             facts = self.facts(relative, "calls")
-            if not facts:
-                continue
+            if facts:
+                found.append((relative, facts))
+        return found
+
+    def _walk(self, modules: list[tuple[str, dict]], open_only: bool) -> dict[tuple[str, str], tuple[str, str]]:
+        """Breadth first from the modules' entry points (only those open to every user, with
+        ``open_only``); the full walk also records who calls what across modules."""
+        guarded = self.guarded_blueprints if open_only else set()
+        reached: dict[tuple[str, str], tuple[str, str]] = {}
+        queue: deque[tuple[str, str]] = deque()
+        for relative, facts in modules:
             shown = relative.replace(os.sep, "/")
             for qualname, description in facts["entries"].items():
+                if open_only and not any(
+                    blueprint not in guarded for blueprint in facts.get("open", {}).get(qualname, ())
+                ):
+                    continue  # every registration of it is behind a privilege check
                 reached[(relative, qualname)] = (f"{description} in {shown}", relative)
                 queue.append((relative, qualname))
         while queue:
@@ -514,7 +530,7 @@ class ProjectIndex:
             targets = [(relative, local) for local in calls.get("local", [])]
             for name in calls.get("imported", []):
                 for target in self.targets_of(name):
-                    if target[0] != relative:
+                    if target[0] != relative and not open_only:
                         self._called_directly.add(target)
                         self._callers.setdefault(target, set()).add((relative, qualname, name))
                     targets.append(target)
@@ -523,6 +539,33 @@ class ProjectIndex:
                     reached[target] = how
                     queue.append(target)
         return reached
+
+    @cached_property
+    def guarded_blueprints(self) -> set[str]:
+        """Qualified names of the apps and blueprints that a ``before_request`` hook in some
+        module guards with a privilege check (``privilege.py``), as privacyIDEA's
+        ``api/before_after.py`` guards every admin blueprint."""
+        self.request_time  # noqa: B018 - the walk knows every module with entry points
+        return {
+            name for _, facts in self._entry_modules() for name in facts.get("guards", ())
+        }
+
+    @cached_property
+    def open_request_time(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """``request_time`` walked only from the entry points open to every user: a route
+        behind a privilege check (its own, its view class's, or its blueprint's guard in any
+        module) is not traffic. Walked over facts the full walk already has."""
+        self.request_time  # noqa: B018
+        return self._walk(self._entry_modules(), open_only=True)
+
+    def open_reached_from_elsewhere(self, path: str) -> dict[str, str]:
+        """Qualnames in ``path`` that open entry points in OTHER modules run per request."""
+        relative = self.relative(path)
+        return {
+            qualname: description
+            for (where, qualname), (description, origin) in self.open_request_time.items()
+            if where == relative and origin != relative
+        }
 
     def reach_is_stored(self) -> bool:
         """Whether the cache holds the walk of ``request_time`` over today's files."""
