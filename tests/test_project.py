@@ -189,3 +189,9 @@ def test_blueprints_guarded_from_another_module_are_not_open(tmp_path):
     assert "`export` in ops/api/reports.py" in openly["tenant_logger"]
     project_module._indexes.clear()
     project_module._roots.clear()
+
+
+def test_every_entry_signal_holds_one_of_the_fragments_tested_first():
+    from flake8_flaskleak.model.module_facts import ENTRY_FRAGMENTS, ENTRY_SUBSTRINGS
+
+    assert all(any(fragment in signal for fragment in ENTRY_FRAGMENTS) for signal in ENTRY_SUBSTRINGS)

@@ -25,6 +25,12 @@ ENTRY_SUBSTRINGS = tuple(sorted(REQUEST_HOOKS | {
     '.get("/', ".get('/", '.post("/', ".post('/",
     '.put("/', ".put('/", '.patch("/', ".patch('/", '.delete("/', ".delete('/",
 }))
+# Every entry substring contains one of these: a text with none of them needs no other test
+# (most modules of a project have none, and 12 searches cost less than 33).
+ENTRY_FRAGMENTS = (
+    "_request", "teardown_appcontext", "errorhandler", "error_handler", "context_processor",
+    "url_", ".route(", ".endpoint(", "add_resource", "as_view", '("/', "('/",
+)
 # Text that can define a class-based view (``FlaskModel._is_view_class``): an import of the
 # modules that define ``View`` and the REST ``Resource`` classes, whatever the local name, or
 # a base named ``MethodView`` or ``Resource`` (the whole name, closing a base list or followed
@@ -59,7 +65,11 @@ STARTUP_SUBSTRINGS = (
 
 
 def has_entry_signals(text: str, options: Options) -> bool:
-    if any(signal in text for signal in ENTRY_SUBSTRINGS) or may_define_view_class(text):
+    if any(fragment in text for fragment in ENTRY_FRAGMENTS) and any(
+        signal in text for signal in ENTRY_SUBSTRINGS
+    ):
+        return True
+    if may_define_view_class(text):
         return True
     return any(name.rsplit(".", 1)[-1] in text for name in options.request_decorators)
 

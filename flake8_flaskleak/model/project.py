@@ -560,12 +560,11 @@ class ProjectIndex:
 
     def open_reached_from_elsewhere(self, path: str) -> dict[str, str]:
         """Qualnames in ``path`` that open entry points in OTHER modules run per request."""
-        relative = self.relative(path)
-        return {
-            qualname: description
-            for (where, qualname), (description, origin) in self.open_request_time.items()
-            if where == relative and origin != relative
-        }
+        return dict(self._open_reached_by_file.get(self.relative(path), {}))
+
+    @cached_property
+    def _open_reached_by_file(self) -> dict[str, dict[str, str]]:
+        return _reached_from_elsewhere_by_file(self.open_request_time)
 
     def reach_is_stored(self) -> bool:
         """Whether the cache holds the walk of ``request_time`` over today's files."""
@@ -673,12 +672,12 @@ class ProjectIndex:
 
     def reached_from_elsewhere(self, path: str) -> dict[str, str]:
         """Qualnames in ``path`` run per request because code in ANOTHER module calls them."""
-        relative = self.relative(path)
-        return {
-            qualname: description
-            for (where, qualname), (description, origin) in self.request_time.items()
-            if where == relative and origin != relative
-        }
+        return dict(self._reached_by_file.get(self.relative(path), {}))
+
+    @cached_property
+    def _reached_by_file(self) -> dict[str, dict[str, str]]:
+        # each checked file asks: one pass over the walk, not one per file
+        return _reached_from_elsewhere_by_file(self.request_time)
 
     def locate(self, qualified: str) -> tuple[str, str] | None:
         """``pkg.mod.func`` -> (relative path of ``pkg.mod``, ``func``)."""
@@ -876,6 +875,16 @@ class ProjectIndex:
                     os.remove(os.path.join(directory, stale))
         except OSError:
             pass  # a read-only checkout still gets the analysis, just not the cache
+
+
+def _reached_from_elsewhere_by_file(reach) -> dict[str, dict[str, str]]:
+    """A walk (``request_time``) as relative path -> {qualname: how}, for the functions an
+    entry point in another module reaches."""
+    by_file: dict[str, dict[str, str]] = {}
+    for (where, qualname), (description, origin) in reach.items():
+        if origin != where:
+            by_file.setdefault(where, {})[qualname] = description
+    return by_file
 
 
 @lru_cache(maxsize=1)
