@@ -66,6 +66,8 @@ CACHE_DIRECTORY = ".flaskleak_cache"
 SAVE_INTERVAL_SECONDS = 15.0  # new facts are written at most this often, and at exit
 SEARCH_MEMORY_BYTES = 32_000_000  # project text kept in memory for the text searches
 CACHE_FORMAT = 10  # bump when the shape of the cached facts changes
+DEF_NAME = re.compile(rb"def\s+(\w+)")  # a literal first: the regex engine skips ahead
+CLASS_NAME = re.compile(rb"class\s+(\w+)")
 REACH_KEY = "<reach>"  # not a file name: the cached walk of ``request_time``
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
@@ -262,6 +264,7 @@ class ProjectIndex:
         self._tainted_parameters: dict[tuple[str, str, str], bool] = {}
         self._test_files: list[str] = []
         self._search_texts: dict[str, bytes] = {}
+        self._defined_names: dict[str, tuple[set[str], set[str]]] = {}
         self._importer_roles: dict[str, str | None] = {}
         self._stored_reach: dict | None = None  # the walk of request_time, as the cache keeps it
         self._fact_failures = 0
@@ -724,14 +727,27 @@ class ProjectIndex:
         if self.cached_facts(relative, "calls") is not None:
             return True
         word = qualname.rsplit(".", 1)[-1]
-        data = self._searchable(relative)
-        if data is None or not word.isascii():
+        definitions = self._definitions(relative)
+        if definitions is None or not word.isascii():
             return True  # cannot tell from the text: the facts say
-        name = re.escape(word.encode())
-        if re.search(rb"def\s+" + name + rb"\b", data):  # a literal first: a fast search
-            return True
+        functions, classes = definitions
         # a class runs its ``__init__`` (``targets_of``): one without any runs nothing here
-        return b"__init__" in data and re.search(rb"class\s+" + name + rb"\b", data) is not None
+        return word in functions or (word in classes and "__init__" in functions)
+
+    def _definitions(self, relative: str) -> tuple[set[str], set[str]] | None:
+        """The names after ``def`` and after ``class`` in a module's text (a superset of what
+        it defines), read once per module: the ``-j N`` dry run asks for thousands of names."""
+        found = self._defined_names.get(relative)
+        if found is None:
+            data = self._searchable(relative)
+            if data is None:
+                return None
+            found = (
+                {name.decode() for name in DEF_NAME.findall(data)},
+                {name.decode() for name in CLASS_NAME.findall(data)},
+            )
+            self._defined_names[relative] = found
+        return found
 
     # -- questions rules ask -------------------------------------------------------------------
 
@@ -850,6 +866,7 @@ class ProjectIndex:
         atexit.unregister(self.save)
         _search_memory[0] -= sum(len(data) for data in self._search_texts.values())
         self._search_texts.clear()
+        self._defined_names.clear()
 
     def save(self) -> None:
         if not self._dirty or self.root in _unmarked or os.environ.get("FLASKLEAK_NO_CACHE"):
