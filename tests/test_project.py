@@ -195,3 +195,41 @@ def test_every_entry_signal_holds_one_of_the_fragments_tested_first():
     from flake8_flaskleak.model.module_facts import ENTRY_FRAGMENTS, ENTRY_SUBSTRINGS
 
     assert all(any(fragment in signal for fragment in ENTRY_FRAGMENTS) for signal in ENTRY_SUBSTRINGS)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import flask as fl\n\n\nclass Report(fl.views.View):\n",
+        "from flask import(views)\n\n\nclass Report(views.View):\n",
+        "from flask import (  # the app (and views)\n    Flask,\n    views,\n)\n\n\nclass Report(views.View):\n",
+        "from flask import Flask, \\\r\n    views\r\n\r\n\r\nclass Report(views.View):\r\n",
+        "from flask import views as flask_views\n\n\nclass Report(flask_views.View):\n",
+        "from .compat import Resource\n\n\nclass Report(Resource \\\n):\n",
+        "from .compat import MethodView\n\n\nclass Report(\n    MethodView  # the base\n):\n",
+    ],
+)
+def test_every_spelling_of_a_view_base_passes_the_entry_signal(source):
+    from flake8_flaskleak.model.module_facts import has_entry_signals
+
+    text = source + "    def get(self):\n        return 'report'\n"
+    model = FileModel(ast.parse(text), text, "report.py", Options(project_analysis=False), None)
+    assert model.flask.entry_points  # the model sees a view here ...
+    assert has_entry_signals(text, Options())  # ... so the text test must let it through
+
+
+def test_may_define_finds_names_after_words_ending_in_def_or_class(split_logger):
+    helpers = split_logger / "svc" / "helpers.py"
+    helpers.write_text(
+        "import dataclasses\n\n\n"
+        "def column(column_def):\n    return column_def\n\n\n"
+        "def work():\n    pass\n\n\n"
+        "def \\\n        continued():\n    pass\n\n\n"
+        "def \ufb01nd():\n    pass\n\n\n"
+        "@dataclasses.dataclass\nclass Audit:\n    def __init__(self):\n        self.log = []\n"
+    )
+    index = project_module.project_for(str(helpers), Options())
+    relative = index.relative(str(helpers))
+    for name in ("work", "continued", "find", "Audit"):
+        assert index.may_define(relative, name), name
+    assert not index.may_define(relative, "TIMEOUT")

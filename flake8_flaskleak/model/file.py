@@ -234,7 +234,8 @@ class FileModel:
 
 
 class PrivilegeElsewhere:
-    """What the project index says about privileged routes, for one file's Flask model."""
+    """What the project index says about privileged routes, for one file's Flask model
+    (``flask.PrivilegeElsewhere``)."""
 
     def __init__(self, project, path: str):
         self.project = project
@@ -243,5 +244,5 @@ class PrivilegeElsewhere:
     def open_reach(self) -> dict[str, str]:
         return self.project.open_reached_from_elsewhere(self.path)
 
-    def guarded(self) -> set[str]:
+    def guarded(self) -> frozenset[str]:
         return self.project.guarded_blueprints

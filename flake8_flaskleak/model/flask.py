@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol
 
 from ..astutil import dotted_name, keyword_value, string_value
 from .guards import Guards
@@ -153,6 +154,16 @@ class Reach:
         return f"{self.entry.description} `{self.path[0]}` via `{'` -> `'.join(self.path[1:])}`"
 
 
+
+class PrivilegeElsewhere(Protocol):
+    """What the project index says about privileged routes (``FileModel`` provides it)."""
+
+    def open_reach(self) -> dict[str, str]:
+        """Qualname -> how, for this module's functions open routes elsewhere run."""
+
+    def guarded(self) -> frozenset[str]:
+        """Blueprints a ``before_request`` hook anywhere guards with a privilege check."""
+
 class FlaskModel:
     def __init__(
         self,
@@ -173,7 +184,7 @@ class FlaskModel:
             "flask", "quart"
         )
         self._external: list[EntryPoint] = []
-        self._privilege_elsewhere = None  # ``use_privilege_elsewhere``
+        self._privilege_elsewhere: PrivilegeElsewhere | None = None  # the project's answers
         # qualnames other modules' request-time code calls by name (the project index)
         self.called_from_elsewhere: set[str] = set()
 
@@ -749,6 +760,8 @@ class FlaskModel:
         local = [entry for entry in self._registrations[0] if not self.privileged(entry)]
         if self._privilege_elsewhere is None:
             return self.reach_from(local + self._external)
+        # ``_external`` holds whatever other modules reach, admin routes included, and only
+        # functions this module's own entry points do not reach: the open walk replaces it.
         openly = self._privilege_elsewhere.open_reach()
         external = [
             EntryPoint(function, "called", description, None)
@@ -757,7 +770,7 @@ class FlaskModel:
         ]
         return self.reach_from(local + external)
 
-    def use_privilege_elsewhere(self, elsewhere) -> None:
+    def use_privilege_elsewhere(self, elsewhere: PrivilegeElsewhere) -> None:
         """With the project index: ``elsewhere.open_reach()`` (qualname -> how, for this
         module's functions that open entry points in other modules reach) and
         ``elsewhere.guarded()`` (blueprints a ``before_request`` hook in any module guards with

@@ -70,7 +70,9 @@ class ImportResolver:
 
     def qualify(self, dotted: str) -> str | None:
         """A dotted name as written here (``api.bp``), qualified: through an import, or as a name
-        this module defines (``pkg.views.bp``); None when the module's own name is unknown."""
+        this module defines (``pkg.views.bp``); None when the module's own name is unknown.
+        Whatever is not imported is taken as this module's (``self.bp`` gives ``pkg.views.self.bp``,
+        which matches nothing)."""
         head, _, rest = dotted.partition(".")
         target = self.names.get(head)
         if target is None:

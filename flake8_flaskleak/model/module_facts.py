@@ -31,21 +31,24 @@ ENTRY_FRAGMENTS = (
     "_request", "teardown_appcontext", "errorhandler", "error_handler", "context_processor",
     "url_", ".route(", ".endpoint(", "add_resource", "as_view", '("/', "('/",
 )
-# Text that can define a class-based view (``FlaskModel._is_view_class``): an import of the
-# modules that define ``View`` and the REST ``Resource`` classes, whatever the local name, or
-# a base named ``MethodView`` or ``Resource`` (the whole name, closing a base list or followed
-# by another base: not ``ResourceWarning``, ``DataResource`` or ``Resource(...)``). Plain
-# substrings "View" and "Resource" passed 726 modules of the corpus that no other signal
-# passes; these pass 82 of them, and none of the others has an entry point. Each module that
-# passes is parsed by the project index. (Substring tests first: an alternation regex costs
-# more than all of them on a large module.)
-VIEW_MODULES = ("flask.views", "quart.views", "flask_restful", "flask_restx", "flask_restplus")
-VIEW_BASES = {name: re.compile(name + r"\s*[,)#]") for name in ("MethodView", "Resource")}
-VIEWS_IMPORT = re.compile(r"from\s+(?:flask|quart)\s+import\s+(?:\([^)]*|(?:[^\n]|\\\n)*?)\bviews\b")
+# Text that can define a class-based view (``FlaskModel._is_view_class``): a base resolving to
+# ``flask.views.View``/``MethodView`` or a REST ``Resource`` needs one of these modules named in
+# an import, or ``views.View`` (``from flask import views``, ``import flask as fl`` then
+# ``fl.views.View``), or an alias of the views module (``views as``); a base named ``MethodView``
+# or ``Resource`` is the whole name closing a base list or followed by another base (not
+# ``ResourceWarning``, ``DataResource`` or ``Resource(...)``). Plain substrings "View" and
+# "Resource" passed 726 modules of the corpus that no other signal passes; these pass about 80
+# of them, and none of the others has an entry point. Each module that passes is parsed by the
+# project index. (Substring tests first: an alternation regex costs more than all of them.)
+VIEW_SUBSTRINGS = (
+    "flask.views", "quart.views", "flask_restful", "flask_restx", "flask_restplus",
+    "views.View", "views as",
+)
+VIEW_BASES = {name: re.compile(name + r"\s*[,)#\\]") for name in ("MethodView", "Resource")}
 
 
 def may_define_view_class(text: str) -> bool:
-    if any(module in text for module in VIEW_MODULES):
+    if any(signal in text for signal in VIEW_SUBSTRINGS):
         return True
     for name, base in VIEW_BASES.items():
         if name in text:
@@ -53,7 +56,7 @@ def may_define_view_class(text: str) -> bool:
                 before = text[match.start() - 1] if match.start() else " "
                 if not (before.isalnum() or before == "_"):
                     return True
-    return "views" in text and VIEWS_IMPORT.search(text) is not None
+    return False
 
 
 CLEANUP_SIGNALS = ("teardown_", "after_request", "after_app_request")
@@ -100,7 +103,7 @@ def call_facts(model) -> dict:
         "functions": [flask.info(function).qualname for function in functions],
         "entries": entries,
         "calls": calls,
-        "open": open_entries,
+        "open_on": open_entries,
         "guards": sorted(name for name in guards if name),
     }
 

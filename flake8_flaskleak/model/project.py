@@ -32,6 +32,7 @@ import stat
 import sysconfig
 import tempfile
 import time
+import unicodedata
 from collections import deque
 from functools import cached_property, lru_cache
 
@@ -65,9 +66,12 @@ from .teardowns import SESSION_HANDOFF, import_facts, session_handoff_facts, tea
 CACHE_DIRECTORY = ".flaskleak_cache"
 SAVE_INTERVAL_SECONDS = 15.0  # new facts are written at most this often, and at exit
 SEARCH_MEMORY_BYTES = 32_000_000  # project text kept in memory for the text searches
-CACHE_FORMAT = 10  # bump when the shape of the cached facts changes
-DEF_NAME = re.compile(rb"def\s+(\w+)")  # a literal first: the regex engine skips ahead
-CLASS_NAME = re.compile(rb"class\s+(\w+)")
+CACHE_FORMAT = 11  # bump when the shape of the cached facts changes
+# The name after ``def``/``class``, read without consuming it: in ``return column_def`` then
+# ``def work():`` the first match names ``def``, and the next one must still find ``work``. A
+# literal first lets the regex engine skip ahead; a backslash may continue the line.
+DEF_NAME = re.compile(r"def(?:\s|\\)+(?=(\w+))")
+CLASS_NAME = re.compile(r"class(?:\s|\\)+(?=(\w+))")
 REACH_KEY = "<reach>"  # not a file name: the cached walk of ``request_time``
 SKIP_DIRECTORIES = {
     ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
@@ -511,21 +515,22 @@ class ProjectIndex:
                 found.append((relative, facts))
         return found
 
-    def _walk(self, modules: list[tuple[str, dict]], open_only: bool) -> dict[tuple[str, str], tuple[str, str]]:
-        """Breadth first from the modules' entry points (only those open to every user, with
-        ``open_only``); the full walk also records who calls what across modules."""
-        guarded = self.guarded_blueprints if open_only else set()
+    def _walk(
+        self, modules: list[tuple[str, dict]], open_only: bool
+    ) -> dict[tuple[str, str], tuple[str, str]]:
+        """Breadth first from the modules' entry points: all of them, recording who calls what
+        across modules (``request_time``), or, with ``open_only``, only those open to every
+        user (``open_request_time``)."""
         reached: dict[tuple[str, str], tuple[str, str]] = {}
         queue: deque[tuple[str, str]] = deque()
         for relative, facts in modules:
             shown = relative.replace(os.sep, "/")
             for qualname, description in facts["entries"].items():
-                if open_only and not any(
-                    blueprint not in guarded for blueprint in facts.get("open", {}).get(qualname, ())
-                ):
-                    continue  # every registration of it is behind a privilege check
+                if open_only and not self._entry_open(facts, qualname):
+                    continue
                 reached[(relative, qualname)] = (f"{description} in {shown}", relative)
                 queue.append((relative, qualname))
+        record_callers = not open_only
         while queue:
             relative, qualname = queue.popleft()
             how = reached[(relative, qualname)]
@@ -533,7 +538,7 @@ class ProjectIndex:
             targets = [(relative, local) for local in calls.get("local", [])]
             for name in calls.get("imported", []):
                 for target in self.targets_of(name):
-                    if target[0] != relative and not open_only:
+                    if target[0] != relative and record_callers:
                         self._called_directly.add(target)
                         self._callers.setdefault(target, set()).add((relative, qualname, name))
                     targets.append(target)
@@ -543,22 +548,30 @@ class ProjectIndex:
                     queue.append(target)
         return reached
 
+    def _entry_open(self, facts: dict, qualname: str) -> bool:
+        """Whether one of the entry point's registrations is open to every user: not privileged
+        where it is written, and not on a blueprint a hook anywhere guards."""
+        open_on = facts.get("open_on")
+        if not isinstance(open_on, dict):
+            return True  # facts that do not say: keep what they reach
+        return any(blueprint not in self.guarded_blueprints for blueprint in open_on.get(qualname, ()))
+
     @cached_property
-    def guarded_blueprints(self) -> set[str]:
+    def guarded_blueprints(self) -> frozenset[str]:
         """Qualified names of the apps and blueprints that a ``before_request`` hook in some
         module guards with a privilege check (``privilege.py``), as privacyIDEA's
-        ``api/before_after.py`` guards every admin blueprint."""
-        self.request_time  # noqa: B018 - the walk knows every module with entry points
-        return {
+        ``api/before_after.py`` guards every admin blueprint. Read from the call facts of the
+        modules with entry points (the hooks make a module one)."""
+        return frozenset(
             name for _, facts in self._entry_modules() for name in facts.get("guards", ())
-        }
+        )
 
     @cached_property
     def open_request_time(self) -> dict[tuple[str, str], tuple[str, str]]:
         """``request_time`` walked only from the entry points open to every user: a route
         behind a privilege check (its own, its view class's, or its blueprint's guard in any
         module) is not traffic. Walked over facts the full walk already has."""
-        self.request_time  # noqa: B018
+        self.request_time  # noqa: B018 - the full walk first: this one reuses its facts
         return self._walk(self._entry_modules(), open_only=True)
 
     def open_reached_from_elsewhere(self, path: str) -> dict[str, str]:
@@ -728,7 +741,7 @@ class ProjectIndex:
             return True
         word = qualname.rsplit(".", 1)[-1]
         definitions = self._definitions(relative)
-        if definitions is None or not word.isascii():
+        if definitions is None:
             return True  # cannot tell from the text: the facts say
         functions, classes = definitions
         # a class runs its ``__init__`` (``targets_of``): one without any runs nothing here
@@ -742,10 +755,8 @@ class ProjectIndex:
             data = self._searchable(relative)
             if data is None:
                 return None
-            found = (
-                {name.decode() for name in DEF_NAME.findall(data)},
-                {name.decode() for name in CLASS_NAME.findall(data)},
-            )
+            text = data.decode("utf-8", "replace")
+            found = (_identifiers(DEF_NAME.findall(text)), _identifiers(CLASS_NAME.findall(text)))
             self._defined_names[relative] = found
         return found
 
@@ -892,6 +903,11 @@ class ProjectIndex:
                     os.remove(os.path.join(directory, stale))
         except OSError:
             pass  # a read-only checkout still gets the analysis, just not the cache
+
+
+def _identifiers(names: list[str]) -> set[str]:
+    """Names as Python reads them: ``ﬁnd`` (with a ligature) defines ``find`` (NFKC)."""
+    return {name if name.isascii() else unicodedata.normalize("NFKC", name) for name in names}
 
 
 def _reached_from_elsewhere_by_file(reach) -> dict[str, dict[str, str]]:
