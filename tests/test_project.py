@@ -29,6 +29,20 @@ def split_logger(tmp_path):
     project_module._roots.clear()
 
 
+@pytest.fixture
+def parsed_modules(monkeypatch) -> list[str]:
+    """The file names of the modules the project index parses from now on, in order."""
+    parsed: list[str] = []
+    original = project_module.ProjectIndex._model
+
+    def counting(self, relative):
+        parsed.append(Path(relative).name)
+        return original(self, relative)
+
+    monkeypatch.setattr(project_module.ProjectIndex, "_model", counting)
+    return parsed
+
+
 def request_time_of(path: Path, options: Options | None = None) -> dict[str, str]:
     text = path.read_text()
     options = options or Options()
@@ -54,19 +68,12 @@ def test_project_analysis_can_be_switched_off(split_logger):
     assert request_time_of(split_logger / "svc" / "logctx.py", off) == {}
 
 
-def test_index_is_cached_on_disk_by_content(split_logger, monkeypatch):
+def test_index_is_cached_on_disk_by_content(split_logger, request):
     request_time_of(split_logger / "svc" / "logctx.py")
     cache_files = list((split_logger / ".flaskleak_cache").glob("index-*.json"))
     assert len(cache_files) == 1
     project_module._indexes.clear()
-    collected = []
-    original = project_module.ProjectIndex._model
-
-    def counting(self, relative):
-        collected.append(Path(relative).name)
-        return original(self, relative)
-
-    monkeypatch.setattr(project_module.ProjectIndex, "_model", counting)
+    collected = request.getfixturevalue("parsed_modules")  # counted from here on
     request_time_of(split_logger / "svc" / "logctx.py")
     assert collected == []  # nothing changed: every module's facts come from the cache
     (split_logger / "svc" / "audit.py").write_text("def record(event):\n    pass\n")
@@ -104,7 +111,7 @@ def test_a_damaged_stored_walk_is_walked_again(split_logger):
     assert request_time_of(split_logger / "svc" / "logctx.py") == first
 
 
-def test_the_index_parses_only_modules_that_can_matter(split_logger, monkeypatch):
+def test_the_index_parses_only_modules_that_can_matter(split_logger, parsed_modules):
     """A module whose text can register no entry point and define nothing the walk follows
     is never parsed: ``ResourceWarning`` or ``ModelView`` in a module is not a view class,
     and a constant passed to a call is not a function to follow."""
@@ -122,14 +129,7 @@ def test_the_index_parses_only_modules_that_can_matter(split_logger, monkeypatch
         .replace("from . import audit\n", "from . import audit\nfrom .settings import PAGE_SIZE\n")
         .replace('audit.record("list_orders")', 'audit.record("list_orders", PAGE_SIZE)')
     )
-    parsed = []
-    original = project_module.ProjectIndex._model
-
-    def counting(self, relative):
-        parsed.append(Path(relative).name)
-        return original(self, relative)
-
-    monkeypatch.setattr(project_module.ProjectIndex, "_model", counting)
+    parsed = parsed_modules
     reached = request_time_of(svc / "logctx.py")
     assert reached == {"bind_logger": "route '/orders' `list_orders` in svc/api.py via `bind_logger`"}
     assert "settings.py" not in parsed and "admin_text.py" not in parsed

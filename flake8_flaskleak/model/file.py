@@ -213,7 +213,7 @@ class FileModel:
         if self.project is not None and self.reached_from_elsewhere:
             model.called_from_elsewhere = self.project.called_from_elsewhere(self.path)
         if self.project is not None:
-            model.use_privilege_elsewhere(PrivilegeElsewhere(self.project, self.path))
+            model.use_privilege_elsewhere(ProjectPrivilege(self.project, self.path))
         return model
 
     @cached_property
@@ -233,9 +233,9 @@ class FileModel:
         return Roles(self)
 
 
-class PrivilegeElsewhere:
-    """What the project index says about privileged routes, for one file's Flask model
-    (``flask.PrivilegeElsewhere``)."""
+class ProjectPrivilege:
+    """What the project index says about privileged routes, for one file's Flask model (the
+    ``flask.PrivilegeElsewhere`` it asks)."""
 
     def __init__(self, project, path: str):
         self.project = project

@@ -60,25 +60,23 @@ class ImportResolver:
     def qualified_name(self, node: ast.AST) -> str | None:
         """The qualified name of an imported name or attribute chain, ``None`` if not imported."""
         dotted = dotted_name(node)
-        if dotted is None:
-            return None
-        head, _, rest = dotted.partition(".")
-        target = self.names.get(head)
-        if target is None:
-            return None
-        return f"{target}.{rest}" if rest else target
+        return None if dotted is None else self._imported(dotted)
 
     def qualify(self, dotted: str) -> str | None:
         """A dotted name as written here (``api.bp``), qualified: through an import, or as a name
         this module defines (``pkg.views.bp``); None when the module's own name is unknown.
         Whatever is not imported is taken as this module's (``self.bp`` gives ``pkg.views.self.bp``,
         which matches nothing)."""
+        imported = self._imported(dotted)
+        if imported is not None or not self.module_name:
+            return imported
+        return f"{self.module_name}.{dotted}"
+
+    def _imported(self, dotted: str) -> str | None:
         head, _, rest = dotted.partition(".")
         target = self.names.get(head)
         if target is None:
-            if not self.module_name:
-                return None
-            target = f"{self.module_name}.{head}"
+            return None
         return f"{target}.{rest}" if rest else target
 
     def is_imported(self, name: str) -> bool:
