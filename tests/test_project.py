@@ -218,6 +218,28 @@ def test_every_spelling_of_a_view_base_passes_the_entry_signal(source):
     assert has_entry_signals(text, Options())  # ... so the text test must let it through
 
 
+@pytest.mark.parametrize(
+    "decorator",
+    [
+        "@app.route ('/')",
+        "@app . route('/')",
+        "@app.get(ROOT)",
+        "@app.post(f'/{ROOT}')",
+        "@app.endpoint ('index')",
+    ],
+)
+def test_every_spelling_of_a_route_decorator_passes_the_entry_signal(decorator):
+    from flake8_flaskleak.model.module_facts import has_entry_signals
+
+    text = (
+        "from flask import Flask\n\napp = Flask(__name__)\nROOT = '/'\n\n\n"
+        f"{decorator}\ndef index():\n    return 'index'\n"
+    )
+    model = FileModel(ast.parse(text), text, "site.py", Options(project_analysis=False), None)
+    assert model.flask.entry_points  # the model sees a route here ...
+    assert has_entry_signals(text, Options())  # ... so the text test must let it through
+
+
 def test_may_define_finds_names_after_words_ending_in_def_or_class(split_logger):
     helpers = split_logger / "svc" / "helpers.py"
     helpers.write_text(
