@@ -679,12 +679,16 @@ class ProjectIndex:
 
     def startup_elsewhere(self, path: str) -> list[str]:
         """Qualnames in ``path`` that start-up or command-line code in ANOTHER module runs."""
-        relative = self.relative(path)
-        return [
-            qualname
-            for (where, qualname), origin in self.startup_time.items()
-            if where == relative and origin != relative
-        ]
+        return list(self._startup_by_file.get(self.relative(path), ()))
+
+    @cached_property
+    def _startup_by_file(self) -> dict[str, list[str]]:
+        # each checked file asks: one pass over the walk, not one per file
+        by_file: dict[str, list[str]] = {}
+        for (where, qualname), origin in self.startup_time.items():
+            if where != origin:
+                by_file.setdefault(where, []).append(qualname)
+        return by_file
 
     def reached_from_elsewhere(self, path: str) -> dict[str, str]:
         """Qualnames in ``path`` run per request because code in ANOTHER module calls them."""
