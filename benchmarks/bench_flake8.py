@@ -11,7 +11,9 @@ pinned corpus applications that import Flask (``bench_tree.py``):
   flake8 + bugbear; ``flaskleak check`` cold with ``-j 1`` and each larger ``--jobs``;
 * as CPU time of the child processes, peak memory of the largest one, and wall time,
   in alternating rounds (the order rotates every round, a warm-up round first), and prints the
-  medians and one summary table of ratios, each beside its goal.
+  medians and one summary table of ratios, each beside its goal;
+* and, once, the parse floor: ``ast.parse`` alone timed on the modules a cold index parsed
+  (``parse_floor_probe.py``), the least any cold run analysing them can cost.
 
 ``--per-file`` instead times each file alone: flake8's cost on it against the plugin's
 (``per_file_probe.py``), two generated 5 MB modules included.
@@ -220,6 +222,40 @@ def per_file(python: Path, trees: list[BenchTree], repeats: int) -> list[FileCos
     return costs
 
 
+# -- the parse floor -----------------------------------------------------------------------------
+
+
+def parse_floor(python: Path, tree: BenchTree) -> bench_report.ParseFloor:
+    """One more cold ``flaskleak check -j 1``, then ``ast.parse`` timed alone (in the plugin's
+    Python, ``parse_floor_probe.py``) on the modules its index parsed that flake8 is not given,
+    and on those with the checked files."""
+    say("parse floor: a cold `flaskleak check -j 1`, then `ast.parse` of what its index parsed")
+    bench_tree.clear_plugin_caches(tree.roots)
+    check = bench_report.Run("floor", "", "plugin", "check", 1, True)
+    timed_run(command_for(check, python, tree.files), tree.cwd, WORK / "output" / "floor.txt")
+    parsed = bench_tree.modules_the_index_parsed(tree.roots)
+    checked = sorted({(tree.cwd / file).resolve() for file in tree.files})
+    unchecked = [path for path in parsed if path.resolve() not in set(checked)]
+    everything = sorted({path.resolve() for path in parsed} | set(checked))
+    unchecked_count, unchecked_seconds = parse_seconds(python, unchecked)
+    everything_count, everything_seconds = parse_seconds(python, everything)
+    return bench_report.ParseFloor(
+        len(parsed), unchecked_count, unchecked_seconds, everything_count, everything_seconds
+    )
+
+
+def parse_seconds(python: Path, paths: list[Path]) -> tuple[int, float]:
+    result = subprocess.run(
+        [str(python), str(BENCHMARKS / "parse_floor_probe.py")],
+        input="\n".join(str(path) for path in paths) + "\n", stdout=subprocess.PIPE,
+        text=True, cwd=WORK, env=child_environment(),
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"parse_floor_probe.py failed (exit {result.returncode})")
+    record = json.loads(result.stdout)
+    return record["modules"], record["seconds"]
+
+
 # -- command line -------------------------------------------------------------------------------
 
 
@@ -322,11 +358,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     runs, results = measure(pythons, tree, arguments.jobs, arguments.rounds, arguments.warmup)
+    floor = parse_floor(pythons["plugin"], tree)
+    rows = bench_report.summary_rows(results, arguments.jobs)
+    rows += bench_report.floor_rows(floor, results, arguments.jobs)
     print(caption(tree, lines, versions, arguments))
     print()
     print(bench_report.medians_table(runs, results))
     print()
-    print(bench_report.summary_table(bench_report.summary_rows(results, arguments.jobs)))
+    print(bench_report.summary_table(rows))
     return 0
 
 

@@ -151,6 +151,38 @@ def summary_rows(results: dict[str, Measurements], jobs: Sequence[int]) -> list[
     return rows
 
 
+@dataclass(frozen=True)
+class ParseFloor:
+    """What ``ast.parse`` alone costs on the modules a cold index parses: no cold run that
+    analyses those modules can spend less."""
+
+    parsed: int  # modules whose facts a cold run cached (each one parsed to get them)
+    unchecked: int  # of those, the ones flake8 is not given
+    unchecked_seconds: float  # CPU of ``ast.parse`` alone over the unchecked ones
+    everything: int  # the parsed modules and the checked files together
+    everything_seconds: float  # CPU of ``ast.parse`` alone over those: what a check parses
+
+
+def floor_rows(floor: ParseFloor, results: dict[str, Measurements], jobs: Sequence[int]) -> list[Row]:
+    """The least the cold figures can be while the index parses what it parses today: flake8
+    hands the plugin the checked files' trees, but the other modules are the plugin's to parse;
+    `flaskleak check` parses both."""
+    first = jobs[0]
+    base = median_of(results[f"alone-j{first}"], "cpu")
+    return [
+        ratio_row(
+            f"floor of the cold ratio: (flake8 -j{first} + `ast.parse` alone of the "
+            f"{floor.unchecked} other modules a cold index parses) / flake8",
+            base + floor.unchecked_seconds, base, "s", None,
+        ),
+        ratio_row(
+            f"ceiling of the check ratio: flake8 -j{first} CPU / `ast.parse` alone of the "
+            f"{floor.everything} modules `flaskleak check` parses",
+            base, floor.everything_seconds, "s", None,
+        ),
+    ]
+
+
 def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A Markdown table; ``|`` inside a cell is escaped so a path cannot break a row."""
 

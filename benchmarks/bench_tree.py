@@ -10,6 +10,7 @@ the code a Flask-specific plugin exists for.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -117,6 +118,22 @@ def clear_plugin_caches(roots: Iterable[Path]) -> None:
     """Delete every ``.flaskleak_cache/`` of the projects: the next plugin run starts cold."""
     for root in roots:
         shutil.rmtree(root / CACHE_DIRECTORY, ignore_errors=True)
+
+
+def modules_the_index_parsed(roots: Iterable[Path]) -> list[Path]:
+    """The modules whose facts the plugin's cache holds (each one was parsed to get them), read
+    from every ``.flaskleak_cache/index-*.json`` of the projects after a cold run."""
+    found = []
+    for root in roots:
+        for cache_file in sorted((root / CACHE_DIRECTORY).glob("index-*.json")):
+            try:
+                entries = json.loads(cache_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            for relative, entry in entries.items() if isinstance(entries, dict) else ():
+                if isinstance(entry, dict) and entry.get("facts"):
+                    found.append(root / relative)
+    return sorted(set(found))
 
 
 def count_lines(paths: Iterable[Path]) -> int:

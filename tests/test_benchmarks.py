@@ -5,6 +5,8 @@ downloads anything."""
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -167,3 +169,40 @@ def test_medians_table_has_a_row_per_run():
 def test_a_file_the_plugin_never_runs_on_costs_nothing():
     assert FileCost("skipped.py", 3, flake8=0.0, plugin=0.0).ratio == 0.0
     assert FileCost("tiny.py", 3, flake8=0.0, plugin=0.001).ratio == float("inf")
+
+
+def test_modules_the_index_parsed_are_the_cache_entries_holding_facts(tmp_path):
+    cache = tmp_path / "shop" / bench_tree.CACHE_DIRECTORY
+    cache.mkdir(parents=True)
+    (cache / "index-1.0-abc.json").write_text(json.dumps({
+        "shop/views.py": {"size": 10, "mtime": 1, "hash": "h", "facts": {"calls": {}}},
+        "shop/models.py": {"size": 10, "mtime": 1, "hash": "h", "facts": {}},
+        "__reach__": {"listing": "x", "reached": []},
+    }))
+    (cache / "index-1.0-old.json").write_text("{ not json")
+    parsed = bench_tree.modules_the_index_parsed([tmp_path / "shop"])
+    assert parsed == [tmp_path / "shop" / "shop" / "views.py"]
+
+
+def test_floor_rows_put_the_parse_cost_beside_flake8():
+    results = {"alone-j1": measurements(10.0)}
+    floor = bench_report.ParseFloor(
+        parsed=120, unchecked=100, unchecked_seconds=2.5, everything=140, everything_seconds=4.0
+    )
+    cold, check = bench_report.floor_rows(floor, results, [1])
+    assert cold.measured == "1.25 (12.50 s / 10.00 s)" and "100 other modules" in cold.figure
+    assert check.measured == "2.50 (10.00 s / 4.00 s)" and "140 modules" in check.figure
+    assert cold.goal == check.goal == ""
+
+
+def test_parse_floor_probe_times_the_modules_that_parse(tmp_path):
+    good, broken = tmp_path / "good.py", tmp_path / "broken.py"
+    good.write_text("def view():\n    return 'ok'\n")
+    broken.write_text("def view(:\n")
+    probe = Path(__file__).resolve().parent.parent / "benchmarks" / "parse_floor_probe.py"
+    result = subprocess.run(
+        [sys.executable, str(probe), "--repeats", "2"], input=f"{good}\n{broken}\n",
+        capture_output=True, text=True, check=True,
+    )
+    record = json.loads(result.stdout)
+    assert record["modules"] == 1 and record["seconds"] >= 0
