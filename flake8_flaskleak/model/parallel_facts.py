@@ -20,7 +20,7 @@ from queue import Queue
 
 from ..options import Options
 from ..source import SourceError, collected_notices
-from .project import ProjectIndex, index_at, read_file_entry
+from .project import ProjectIndex, index_at, read_file_entry, walk_reach
 
 CALLS = "calls"
 LOCALS = ".<locals>"
@@ -47,10 +47,17 @@ def compute_reach_facts(indexes: list[ProjectIndex], jobs: int) -> None:
             future.add_done_callback(finished.put)
             return future
 
+        outstanding: dict[ProjectIndex, int] = {}  # facts tasks handed out and not back yet
+
         def hand_out(index: ProjectIndex, frontier: ReachFrontier) -> None:
             for relative in frontier.advance():
                 task = (index.root, relative, index.options)
                 facts_of[submit(_calls_facts, task)] = (index, frontier, relative)
+                outstanding[index] = outstanding.get(index, 0) + 1
+            if not outstanding.get(index):
+                # every module it needs is known: its walk runs here while the workers go on
+                # with the other projects, instead of after the last of them
+                walk_reach(index)
 
         for index in waiting:
             files = index.unlisted_files()
@@ -72,6 +79,7 @@ def compute_reach_facts(indexes: list[ProjectIndex], jobs: int) -> None:
                     hand_out(index, ReachFrontier(index))
                 continue
             index, frontier, relative = facts_of.pop(future)
+            outstanding[index] -= 1
             facts = future.result()
             if facts is not None:  # one a worker could not analyse is left to the reach
                 index.store_facts(relative, CALLS, facts)

@@ -220,11 +220,17 @@ def prebuild(paths, options: Options) -> None:
     worker processes forked afterwards share it, and the disk cache serves the others (a
     spawned worker, the next run). Without it, each of N workers would build it again."""
     for index in indexes_for(paths, options):
-        try:
-            index.request_time  # noqa: B018 - computed here, shared by the workers
-        except Exception:  # the project index is an extra: never fail the run on it
-            if os.environ.get("FLASKLEAK_STRICT"):
-                raise
+        walk_reach(index)
+
+
+def walk_reach(index: ProjectIndex) -> None:
+    """Walk the project's request-time reach now (worker processes forked afterwards inherit
+    it); a failure leaves the run to go on without it, as every project-index failure does."""
+    try:
+        index.request_time  # noqa: B018 - computed here, shared by the workers
+    except Exception:  # the project index is an extra: never fail the run on it
+        if os.environ.get("FLASKLEAK_STRICT"):
+            raise
 
 
 def indexes_for(paths, options: Options) -> list[ProjectIndex]:
