@@ -491,7 +491,10 @@ class ProjectIndex:
 
     @cached_property
     def request_time(self) -> dict[tuple[str, str], tuple[str, str]]:
-        """(relative path, qualname) -> (how it is reached, the file of its entry point).
+        """(relative path, qualname) -> (how it is reached, the module the walk came from:
+        the file of the entry point while the path stays in it, else the module of the call
+        that last entered this one; ``views.track`` -> ``helpers.record`` -> ``views.remember``
+        gives ``remember`` the origin ``helpers``, since ``views`` alone does not see it run).
 
         Kept in the cache with the listing it was walked over: when no file of the project
         changed since, the walk is read back instead of done again."""
@@ -550,7 +553,7 @@ class ProjectIndex:
                     targets.append(target)
             for target in targets:
                 if target not in reached:
-                    reached[target] = how
+                    reached[target] = how if target[0] == relative else (how[0], relative)
                     queue.append(target)
         return reached
 
@@ -659,8 +662,9 @@ class ProjectIndex:
 
     @cached_property
     def startup_time(self) -> dict[tuple[str, str], str]:
-        """(relative path, qualname) -> the file of the start-up or command-line root that
-        runs it: app factories, ``init_app``, import-time calls, CLI commands, scripts."""
+        """(relative path, qualname) -> the module the walk came from (as in ``_walk``) for
+        what start-up or command-line roots run: app factories, ``init_app``, import-time
+        calls, CLI commands, scripts."""
         reached: dict[tuple[str, str], str] = {}
         queue: deque[tuple[str, str]] = deque()
         for relative in self.files:
@@ -678,7 +682,9 @@ class ProjectIndex:
                 targets.extend(self.targets_of(name))
             for target in targets:
                 if target not in reached:
-                    reached[target] = reached[(relative, qualname)]
+                    # as in ``_walk``: entering another module makes this one the origin
+                    same = target[0] == relative
+                    reached[target] = reached[(relative, qualname)] if same else relative
                     queue.append(target)
         self.save()
         return reached
@@ -921,8 +927,9 @@ def _identifiers(names: list[str]) -> set[str]:
 
 
 def _reached_from_elsewhere_by_file(reach) -> dict[str, dict[str, str]]:
-    """A walk (``request_time``) as relative path -> {qualname: how}, for the functions an
-    entry point in another module reaches."""
+    """A walk (``request_time``) as relative path -> {qualname: how}, for the functions
+    reached through another module (from an entry point there, or from one here by a call that
+    left the module and came back)."""
     by_file: dict[str, dict[str, str]] = {}
     for (where, qualname), (description, origin) in reach.items():
         if origin != where:
