@@ -379,6 +379,8 @@ class FlaskModel:
         self._entries: list[tuple[tuple[int, int], EntryPoint]] = []
         self._background: dict[FunctionNode, str] = {}
         self._views: dict[str, str] = {}
+        # class name -> the apps or blueprints it is registered on (None: not known)
+        self._view_receivers: dict[str, set[str | None]] = {}
         self._lambdas: list[ast.Lambda] = []
         source = self.source
         decorator_lines = self.scopes.lines_by_scope(source.lines_matching(DECORATOR_LINE))
@@ -402,9 +404,14 @@ class FlaskModel:
             if class_name not in self._views and self._is_view_class(klass, set()):
                 self._views[class_name] = f"view {class_name}"
         for class_name, description in self._views.items():
+            # one blueprint for every registration, or none known (then it counts as open)
+            receivers = self._view_receivers.get(class_name, {None})
+            registered_on = next(iter(receivers)) if len(receivers) == 1 else None
             for method_name, method in self.all_methods(class_name).items():
                 if method_name in VIEW_METHODS:
-                    self._add_entry(method, "view", f"{description}.{method_name}", None, method)
+                    self._add_entry(
+                        method, "view", f"{description}.{method_name}", registered_on, method
+                    )
         self._entries.sort(key=lambda item: item[0])
         entries = [entry for _, entry in self._entries]
         return entries, self._background, self._views
@@ -443,7 +450,7 @@ class FlaskModel:
             if isinstance(node, ast.ClassDef):
                 if method in ROUTE_METHODS and self.is_flask_object(receiver):
                     path = string_value(call.args[0]) if call and call.args else None
-                    self._views[node.name] = f"view '{path}' {node.name}" if path else f"view {node.name}"
+                    self._add_view(node.name, path, dotted_name(receiver))
                 return
             if self._is_route_decorator(method, receiver, call):
                 path = string_value(call.args[0]) if call and call.args else None
@@ -512,9 +519,13 @@ class FlaskModel:
             class_name = dotted_name(call.args[0])
             if class_name in self.classes:
                 path = string_value(call.args[1]) if len(call.args) > 1 else None
-                self._views[class_name] = f"view '{path}' {class_name}" if path else f"view {class_name}"
+                self._add_view(class_name, path, None)  # on a REST ``Api``, not a blueprint
         else:
             self._visit_background_call(call, scope)
+
+    def _add_view(self, class_name: str, path: str | None, receiver: str | None) -> None:
+        self._views[class_name] = f"view '{path}' {class_name}" if path else f"view {class_name}"
+        self._view_receivers.setdefault(class_name, set()).add(receiver)
 
     def _register_view_reference(self, view: ast.expr, call: ast.Call, scope, path, receiver) -> None:
         if (
@@ -524,7 +535,7 @@ class FlaskModel:
         ):
             class_name = dotted_name(view.func.value)
             if class_name in self.classes:
-                self._views[class_name] = f"view '{path}' {class_name}" if path else f"view {class_name}"
+                self._add_view(class_name, path, receiver)
             return
         description = f"route '{path}'" if path else "route"
         for function in self._functions_referenced(view, scope):
