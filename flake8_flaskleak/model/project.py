@@ -662,9 +662,8 @@ class ProjectIndex:
 
     @cached_property
     def startup_time(self) -> dict[tuple[str, str], str]:
-        """(relative path, qualname) -> the module the walk came from (as in ``_walk``) for
-        what start-up or command-line roots run: app factories, ``init_app``, import-time
-        calls, CLI commands, scripts."""
+        """(relative path, qualname) -> the file of the start-up or command-line root that
+        runs it: app factories, ``init_app``, import-time calls, CLI commands, scripts."""
         reached: dict[tuple[str, str], str] = {}
         queue: deque[tuple[str, str]] = deque()
         for relative in self.files:
@@ -682,9 +681,9 @@ class ProjectIndex:
                 targets.extend(self.targets_of(name))
             for target in targets:
                 if target not in reached:
-                    # as in ``_walk``: entering another module makes this one the origin
-                    same = target[0] == relative
-                    reached[target] = reached[(relative, qualname)] if same else relative
+                    # the root's file, unlike ``_walk``: the calls include functions handed on
+                    # (``view_func=views.show``), which a start-up path only registers
+                    reached[target] = reached[(relative, qualname)]
                     queue.append(target)
         self.save()
         return reached
