@@ -234,9 +234,9 @@ def parse_floor(python: Path, tree: BenchTree) -> bench_report.ParseFloor:
     check = bench_report.Run("floor", "", "plugin", "check", 1, True)
     timed_run(command_for(check, python, tree.files), tree.cwd, WORK / "output" / "floor.txt")
     parsed = bench_tree.modules_the_index_parsed(tree.roots)
-    checked = sorted({(tree.cwd / file).resolve() for file in tree.files})
-    unchecked = [path for path in parsed if path.resolve() not in set(checked)]
-    everything = sorted({path.resolve() for path in parsed} | set(checked))
+    checked = {(tree.cwd / file).resolve() for file in tree.files}
+    unchecked = [path for path in parsed if path.resolve() not in checked]
+    everything = sorted({path.resolve() for path in parsed} | checked)
     unchecked_count, unchecked_seconds = parse_seconds(python, unchecked)
     everything_count, everything_seconds = parse_seconds(python, everything)
     return bench_report.ParseFloor(

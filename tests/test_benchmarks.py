@@ -196,13 +196,14 @@ def test_floor_rows_put_the_parse_cost_beside_flake8():
 
 
 def test_parse_floor_probe_times_the_modules_that_parse(tmp_path):
-    good, broken = tmp_path / "good.py", tmp_path / "broken.py"
+    good, broken, deep = tmp_path / "good.py", tmp_path / "broken.py", tmp_path / "deep.py"
     good.write_text("def view():\n    return 'ok'\n")
     broken.write_text("def view(:\n")
+    deep.write_text("total = " + " + ".join(["1"] * 3000) + "\n")  # the plugin parses it too
     probe = Path(__file__).resolve().parent.parent / "benchmarks" / "parse_floor_probe.py"
     result = subprocess.run(
-        [sys.executable, str(probe), "--repeats", "2"], input=f"{good}\n{broken}\n",
+        [sys.executable, str(probe), "--repeats", "2"], input=f"{good}\n{broken}\n{deep}\n",
         capture_output=True, text=True, check=True,
     )
     record = json.loads(result.stdout)
-    assert record["modules"] == 1 and record["seconds"] >= 0
+    assert record["modules"] == 2 and record["seconds"] >= 0
