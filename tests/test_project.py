@@ -226,6 +226,8 @@ def test_every_spelling_of_a_view_base_passes_the_entry_signal(source):
         "@app.get(ROOT)",
         "@app.post(f'/{ROOT}')",
         "@app.endpoint ('index')",
+        "@app.route \\\n    ('/')",
+        "@app \\\n    .route('/')",
     ],
 )
 def test_every_spelling_of_a_route_decorator_passes_the_entry_signal(decorator):
@@ -238,6 +240,18 @@ def test_every_spelling_of_a_route_decorator_passes_the_entry_signal(decorator):
     model = FileModel(ast.parse(text), text, "site.py", Options(project_analysis=False), None)
     assert model.flask.entry_points  # the model sees a route here ...
     assert has_entry_signals(text, Options())  # ... so the text test must let it through
+
+
+def test_a_route_registered_by_calling_the_decorator_passes_the_entry_signal():
+    from flake8_flaskleak.model.module_facts import has_entry_signals
+
+    text = (
+        "from flask import Flask\n\napp = Flask(__name__)\n\n\n"
+        "def index():\n    return 'index'\n\n\napp.route ('/')(index)\n"
+    )
+    model = FileModel(ast.parse(text), text, "site.py", Options(project_analysis=False), None)
+    assert model.flask.entry_points
+    assert has_entry_signals(text, Options())
 
 
 def test_may_define_finds_names_after_words_ending_in_def_or_class(split_logger):
