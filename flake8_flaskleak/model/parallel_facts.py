@@ -59,6 +59,7 @@ def compute_reach_facts(indexes: list[ProjectIndex], jobs: int) -> None:
                 # with the other projects, instead of after the last of them
                 walk_reach(index)
 
+        listed = []  # every file's entry already cached: its facts are handed out below
         for index in waiting:
             files = index.unlisted_files()
             for start in range(0, len(files), ENTRIES_PER_TASK):
@@ -66,7 +67,9 @@ def compute_reach_facts(indexes: list[ProjectIndex], jobs: int) -> None:
                 listing[submit(_file_entries, task)] = index
             unlisted_tasks[index] = -(-len(files) // ENTRIES_PER_TASK)
             if not unlisted_tasks[index]:
-                hand_out(index, ReachFrontier(index))
+                listed.append(index)
+        for index in listed:  # after every listing task is out: a walk here keeps no worker idle
+            hand_out(index, ReachFrontier(index))
         while listing or facts_of:
             future = finished.get()
             if future in listing:
@@ -84,7 +87,7 @@ def compute_reach_facts(indexes: list[ProjectIndex], jobs: int) -> None:
             if facts is not None:  # one a worker could not analyse is left to the reach
                 index.store_facts(relative, CALLS, facts)
                 frontier.arrived(relative)
-                hand_out(index, frontier)
+            hand_out(index, frontier)
 
 
 def modules_the_reach_needs(index: ProjectIndex) -> list[str]:
