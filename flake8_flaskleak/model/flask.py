@@ -154,7 +154,6 @@ class Reach:
         return f"{self.entry.description} `{self.path[0]}` via `{'` -> `'.join(self.path[1:])}`"
 
 
-
 class PrivilegeElsewhere(Protocol):
     """What the project index says about privileged routes (``FileModel`` provides it)."""
 
@@ -163,6 +162,7 @@ class PrivilegeElsewhere(Protocol):
 
     def guarded(self) -> frozenset[str]:
         """Blueprints a ``before_request`` hook anywhere guards with a privilege check."""
+
 
 class FlaskModel:
     def __init__(

@@ -48,8 +48,8 @@ VIEW_BASES = {name: re.compile(name + r"\s*[,)#\\]") for name in ("MethodView", 
 # A route the substrings miss: a space or a line continuation before a parenthesis or a dot
 # (``@app.route ('/')``, ``app.route ("/")(index)``), or a shortcut decorator whose rule is not
 # a literal starting with "/" (``@app.get(ROOT)``, ``@bp.post(f"/{prefix}")``). Tried last: over
-# the corpus's 9,124 modules it costs well under a tenth of a second and passes 11 modules the
-# other tests reject (``@mock.patch(...)``, FastAPI routers), none of which has an entry point.
+# the 8,500 of the corpus's 9,124 modules that reach them, both cost 0.11 s together and pass 11
+# modules the other tests reject (``@mock.patch(...)``, FastAPI routers), none with an entry point.
 _GAP = r"(?:\s|\\)*"
 ROUTE_DECORATOR = re.compile(
     rf"@{_GAP}\w[\w.]*{_GAP}\.{_GAP}(?:route|endpoint|get|post|put|patch|delete){_GAP}\("
