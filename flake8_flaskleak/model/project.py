@@ -48,7 +48,7 @@ from ..source import (
 )
 from .containers import container_facts
 from .config_project import class_bases_facts
-from .file import TEST_FOLDERS, FileModel, is_test_file_name
+from .file import TEST_FOLDERS, FileModel, ProjectPrivilege, is_test_file_name
 from .module_facts import (
     CLEANUP_SIGNALS,
     call_facts,
@@ -636,6 +636,8 @@ class ProjectIndex:
         model = self._model(relative)
         if model is None:
             return True  # cannot tell: keep the finding
+        # which of its routes the guards in other modules make admin-only (``taint.py``)
+        model.flask.use_privilege_elsewhere(ProjectPrivilege(self, os.path.join(self.root, relative)))
         function = model.flask.function_by_qualname(caller_qualname)
         callee = self._model(key[0])
         target = callee.flask.function_by_qualname(key[1]) if callee is not None else None

@@ -14,16 +14,26 @@ the expression asked about: only the lines naming the names involved are looked 
 A value checked against a fixed table is no longer one per request (``validated.py``): a lookup
 ``TABLE[x]`` is not tainted whatever ``x`` is, and after ``x = TABLE[x]`` or ``if find(x) is
 None: return`` the later lines of the function see a checked ``x``.
+
+Two things are not traffic. What code only privileged routes run reads from the request, an
+administrator chose (``privilege.py``): a handful of values picked by trusted people. And ``g``
+handed whole to a function (``Match.user(g, action=...)``) is the request's namespace of
+resources, not a value from it: what the function reads from it is not followed, as it is not
+for a function that reads ``g`` itself; ``g.client_ip`` read here stays request data, and so does
+``g`` given to a builtin (``getattr(g, name)``).
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 
 from .flask import URL_ENTRY_KINDS
 from .scopes import FunctionNode
 from .text import words_pattern
 from .validated import Check, Validation
+
+BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 class Taint:
@@ -35,9 +45,18 @@ class Taint:
         self.validation = Validation(self.flask)
 
     def tainted(self, expr: ast.AST | None, function: ast.AST | None) -> bool:
-        """Whether ``expr``, written in ``function``, can hold a request-derived value."""
-        if expr is None:
+        """Whether ``expr``, written in ``function``, can hold a request-derived value that
+        users open to all choose."""
+        if expr is None or not self._reads_request(expr, function):
             return False
+        return not self._admin_only(function)  # asked last: it needs the open reach
+
+    def _admin_only(self, function: ast.AST | None) -> bool:
+        """Whether only privileged routes run ``function`` per request (``privilege.py``)."""
+        flask = self.flask
+        return function in flask.request_time and function not in flask.open_request_time
+
+    def _reads_request(self, expr: ast.AST, function: ast.AST | None) -> bool:
         stack = [expr]
         while stack:
             node = stack.pop()
@@ -53,8 +72,23 @@ class Taint:
             if self.validation.is_table_lookup(node):
                 stack.extend(_lookup_defaults(node))  # the value is one of the table's
                 continue
+            if isinstance(node, ast.Call):
+                stack.append(node.func)
+                arguments = list(node.args) + [keyword.value for keyword in node.keywords]
+                stack.extend(a for a in arguments if not self._namespace_handed_on(a, node))
+                continue
             stack.extend(ast.iter_child_nodes(node))
         return False
+
+    def _namespace_handed_on(self, argument: ast.expr, call: ast.Call) -> bool:
+        """``g`` itself passed to a function that is not a builtin."""
+        if not isinstance(argument, (ast.Name, ast.Attribute)):
+            return False
+        if self.flask.request_global(argument) != "g":
+            return False
+        func = call.func
+        builtin = isinstance(func, ast.Name) and func.id in BUILTIN_NAMES
+        return not (builtin and func.id not in self.model.imports.names)
 
     def name_tainted(self, name: str, function: ast.AST, line: int | None = None) -> bool:
         """Whether ``name`` can hold a request-derived value in ``function`` (on ``line``,
