@@ -854,6 +854,8 @@ class MutableState:
                     continue  # an instance made per request: it goes away with the request
             if self.elsewhere is not None and self.elsewhere.shrunk(self.qualified(growth.key, holder)):
                 continue  # another module of the project clears or trims it
+            # name a route open to every user when one reaches it (``privilege.py``)
+            reach = self.flask.open_request_time.get(growth.function, reach)
             yield RequestGrowth(growth, self.containers[growth.key], reach, holder)
 
 

@@ -29,7 +29,7 @@ from typing import Protocol
 from ..astutil import dotted_name, keyword_value, string_value
 from .guards import Guards
 from .imports import ImportResolver
-from .privilege import class_privilege_checked, is_privilege_check
+from .privilege import class_privilege_checked, is_privilege_check, registered_decorators
 from ..scan import header_end, statements
 from .scopes import FunctionInfo, FunctionNode, Scopes
 from .text import SourceText, Words, words_pattern
@@ -802,7 +802,8 @@ class FlaskModel:
         if entry.kind not in URL_ENTRY_KINDS:
             return False
         function = entry.function
-        if any(is_privilege_check(decorator, self.imports) for decorator in function.decorator_list):
+        decorators = registered_decorators(function, entry.registered_on)
+        if any(is_privilege_check(decorator, self.imports) for decorator in decorators):
             return True
         if entry.registered_on is not None and entry.registered_on in self.privileged_blueprints:
             return True
@@ -821,7 +822,10 @@ class FlaskModel:
             for entry in self._registrations[0]
             if entry.kind == "before_request"
             and entry.registered_on is not None
-            and any(is_privilege_check(d, self.imports) for d in entry.function.decorator_list)
+            and any(
+                is_privilege_check(d, self.imports)
+                for d in registered_decorators(entry.function, entry.registered_on)
+            )
         }
 
     def request_reach(self, node: ast.AST) -> Reach | None:

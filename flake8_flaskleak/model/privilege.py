@@ -35,8 +35,10 @@ ROLE_DECORATORS = {
     )
     for name in ("roles_required", "roles_accepted", "permissions_required", "permissions_accepted")
 }
-# ``admin_required``, ``require_admin``, ``superuser_only``, ``requires_admin_role``.
+# ``admin_required``, ``require_admin``, ``superuser_only``, ``requires_admin_role``; not
+# ``admin_or_owner_required``, which lets other users in too.
 ADMIN_CHECK_NAME = re.compile(r"(admin|superuser).*(required|only)|requires?_(admin|superuser)", re.I)
+ALTERNATIVE = re.compile(r"(^|_)or(_|$)", re.I)
 CLASS_DECORATOR_LISTS = {"decorators", "method_decorators"}
 
 
@@ -50,7 +52,21 @@ def is_privilege_check(decorator: ast.expr, imports: ImportResolver) -> bool:
     if qualified in ROLE_DECORATORS:
         return True
     name = (dotted_name(target) or "").rsplit(".", 1)[-1]
-    return bool(ADMIN_CHECK_NAME.search(name))
+    return bool(ADMIN_CHECK_NAME.search(name)) and not ALTERNATIVE.search(name)
+
+
+def registered_decorators(function: ast.FunctionDef | ast.AsyncFunctionDef, receiver: str | None) -> list[ast.expr]:
+    """The decorators of what Flask registers: those below ``@receiver.route(...)`` (or
+    ``@receiver.before_request``). One above it wraps a function Flask never calls, so
+    ``@admin_required`` over ``@bp.route("/x")`` leaves the route open. Registered by a call
+    (``add_url_rule``), the function is registered with all of them."""
+    decorators = function.decorator_list
+    for index in range(len(decorators) - 1, -1, -1):
+        decorator = decorators[index]
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if receiver is not None and isinstance(target, ast.Attribute) and dotted_name(target.value) == receiver:
+            return decorators[index + 1:]
+    return decorators
 
 
 def class_privilege_checked(klass: ast.ClassDef, imports: ImportResolver) -> bool:

@@ -658,9 +658,16 @@ class ProjectIndex:
     def called_from_elsewhere(self, path: str) -> set[str]:
         """Qualnames in ``path`` that request-time code in another module calls by name (with
         arguments this module cannot see), not only through this module's own calls."""
+        return set(self._called_directly_by_file.get(self.relative(path), ()))
+
+    @cached_property
+    def _called_directly_by_file(self) -> dict[str, set[str]]:
+        # each checked file asks: one pass over the calls, not one per file
         self.request_time  # noqa: B018 - the reach records them
-        relative = self.relative(path)
-        return {qualname for where, qualname in self._called_directly if where == relative}
+        by_file: dict[str, set[str]] = {}
+        for where, qualname in self._called_directly:
+            by_file.setdefault(where, set()).add(qualname)
+        return by_file
 
     @cached_property
     def startup_time(self) -> dict[tuple[str, str], str]:

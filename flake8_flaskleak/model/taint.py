@@ -75,17 +75,21 @@ class Taint:
             if isinstance(node, ast.Call):
                 stack.append(node.func)
                 arguments = list(node.args) + [keyword.value for keyword in node.keywords]
-                stack.extend(a for a in arguments if not self._namespace_handed_on(a, node))
+                stack.extend(a for a in arguments if not self._namespace_handed_on(a, node, function))
                 continue
             stack.extend(ast.iter_child_nodes(node))
         return False
 
-    def _namespace_handed_on(self, argument: ast.expr, call: ast.Call) -> bool:
-        """``g`` itself passed to a function that is not a builtin."""
+    def _namespace_handed_on(self, argument: ast.expr, call: ast.Call, function: ast.AST | None) -> bool:
+        """``g`` itself (Flask's, not a local of that name) passed to a function that is not a
+        builtin."""
         if not isinstance(argument, (ast.Name, ast.Attribute)):
             return False
         if self.flask.request_global(argument) != "g":
             return False
+        if isinstance(argument, ast.Name) and isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if argument.id in _parameters(function) or self._bound_values(argument.id, function) is not None:
+                return False  # ``for g in groups:``: a local that hides Flask's ``g``
         func = call.func
         builtin = isinstance(func, ast.Name) and func.id in BUILTIN_NAMES
         return not (builtin and func.id not in self.model.imports.names)
@@ -126,13 +130,14 @@ class Taint:
         if is_method and positional and name == positional[0]:
             return False  # self / cls
         for entry in self.flask.entry_points:
-            if entry.function is function:
-                if entry.kind in URL_ENTRY_KINDS:
-                    return True  # a URL segment
-                if entry.kind == "called" and info.qualname in self.flask.called_from_elsewhere:
-                    project = self.model.project
-                    if project is None or project.parameter_tainted(self.model.path, info.qualname, name):
-                        return True  # another module's request-time code passes request data
+            if entry.function is function and entry.kind in URL_ENTRY_KINDS:
+                return True  # a URL segment
+        # whatever reaches it here: an open route elsewhere may pass what an admin route here
+        # does not
+        if info.qualname in self.flask.called_from_elsewhere:
+            project = self.model.project
+            if project is None or project.parameter_tainted(self.model.path, info.qualname, name):
+                return True  # another module's request-time code passes request data
         for caller, call in self.callers(function):
             argument = argument_for(call, function, name, is_method)
             if argument is not None and self.tainted(argument, caller):
