@@ -12,11 +12,13 @@ A route is privileged when it carries a check that only lets some users in:
     @roles_required("admin")                           # Flask-Security, Flask-User, Praetorian
     @admin_required                                    # the project's own, by its name
 
-or when its blueprint's ``before_request`` hook carries one (the whole blueprint is the admin
-API): in the same module (``FlaskModel.privileged_blueprints``), or in any module of the project
-(``ProjectIndex.guarded_blueprints``), or, for a class-based view, when the class lists one in
-``decorators``/``method_decorators``. Across modules, a function counts as reached by open
-routes only through ``ProjectIndex.open_request_time``, the walk from entry points open to all.
+(below the route decorator: one above it wraps a function Flask never calls,
+``registered_decorators``), or when its blueprint's ``before_request`` hook carries one (the
+whole blueprint is the admin API): in the same module (``FlaskModel.privileged_blueprints``), or
+in any module of the project (``ProjectIndex.guarded_blueprints``), or, for a class-based view,
+when the class lists one in ``decorators``/``method_decorators``. Across modules, a function
+counts as reached by open routes only through ``ProjectIndex.open_request_time``, the walk from
+entry points open to all.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def is_privilege_check(decorator: ast.expr, imports: ImportResolver) -> bool:
     return bool(ADMIN_CHECK_NAME.search(name)) and not ALTERNATIVE.search(name)
 
 
-def registered_decorators(function: ast.FunctionDef | ast.AsyncFunctionDef, receiver: str | None) -> list[ast.expr]:
+def registered_decorators(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, receiver: str | None
+) -> list[ast.expr]:
     """The decorators of what Flask registers: those below ``@receiver.route(...)`` (or
     ``@receiver.before_request``). One above it wraps a function Flask never calls, so
     ``@admin_required`` over ``@bp.route("/x")`` leaves the route open. Registered by a call
@@ -64,8 +68,9 @@ def registered_decorators(function: ast.FunctionDef | ast.AsyncFunctionDef, rece
     for index in range(len(decorators) - 1, -1, -1):
         decorator = decorators[index]
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if receiver is not None and isinstance(target, ast.Attribute) and dotted_name(target.value) == receiver:
-            return decorators[index + 1:]
+        if isinstance(target, ast.Attribute) and receiver is not None:
+            if dotted_name(target.value) == receiver:
+                return decorators[index + 1:]
     return decorators
 
 

@@ -75,12 +75,16 @@ class Taint:
             if isinstance(node, ast.Call):
                 stack.append(node.func)
                 arguments = list(node.args) + [keyword.value for keyword in node.keywords]
-                stack.extend(a for a in arguments if not self._namespace_handed_on(a, node, function))
+                for argument in arguments:
+                    if not self._namespace_handed_on(argument, node, function):
+                        stack.append(argument)
                 continue
             stack.extend(ast.iter_child_nodes(node))
         return False
 
-    def _namespace_handed_on(self, argument: ast.expr, call: ast.Call, function: ast.AST | None) -> bool:
+    def _namespace_handed_on(
+        self, argument: ast.expr, call: ast.Call, function: ast.AST | None
+    ) -> bool:
         """``g`` itself (Flask's, not a local of that name) passed to a function that is not a
         builtin."""
         if not isinstance(argument, (ast.Name, ast.Attribute)):
@@ -88,7 +92,8 @@ class Taint:
         if self.flask.request_global(argument) != "g":
             return False
         if isinstance(argument, ast.Name) and isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if argument.id in _parameters(function) or self._bound_values(argument.id, function) is not None:
+            name = argument.id
+            if name in _parameters(function) or self._bound_values(name, function) is not None:
                 return False  # ``for g in groups:``: a local that hides Flask's ``g``
         func = call.func
         builtin = isinstance(func, ast.Name) and func.id in BUILTIN_NAMES
