@@ -210,9 +210,9 @@ class FileModel:
     def flask(self) -> FlaskModel:
         model = FlaskModel(self.tree, self.imports, self.scopes, self.source, self.path, self.options)
         model.add_external_reach(self.reached_from_elsewhere)
-        if self.project is not None:  # also what this module's own routes reach
-            model.called_from_elsewhere = self.project.called_from_elsewhere(self.path)
         if self.project is not None:
+            # every function another module calls, also those this module's own routes reach
+            model.called_from_elsewhere = self.project.called_from_elsewhere(self.path)
             model.use_privilege_elsewhere(ProjectPrivilege(self.project, self.path))
         return model
 

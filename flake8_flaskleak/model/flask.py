@@ -107,6 +107,8 @@ REQUEST_HOOKS = TEARDOWN_HOOKS | {
     "url_defaults",
     "app_url_defaults",
 }
+# the decorators that register a route or a hook (``privilege.registered_decorators``)
+REGISTERING_METHODS = ROUTE_METHODS | SHORTCUT_ROUTE_METHODS | REQUEST_HOOKS
 # Methods only a Flask-like object has: seeing one on a name of unknown origin makes it an app.
 FLASK_ONLY_METHODS = REQUEST_HOOKS | {"add_url_rule", "register_blueprint", "register_error_handler"}
 THREAD_CLASSES = {"threading.Thread", "threading.Timer", "multiprocessing.Process"}
@@ -802,7 +804,7 @@ class FlaskModel:
         if entry.kind not in URL_ENTRY_KINDS:
             return False
         function = entry.function
-        decorators = registered_decorators(function, entry.registered_on)
+        decorators = registered_decorators(function, entry.registered_on, REGISTERING_METHODS)
         if any(is_privilege_check(decorator, self.imports) for decorator in decorators):
             return True
         if entry.registered_on is not None and entry.registered_on in self.privileged_blueprints:
@@ -824,7 +826,7 @@ class FlaskModel:
             and entry.registered_on is not None
             and any(
                 is_privilege_check(d, self.imports)
-                for d in registered_decorators(entry.function, entry.registered_on)
+                for d in registered_decorators(entry.function, entry.registered_on, REQUEST_HOOKS)
             )
         }
 

@@ -58,17 +58,19 @@ def is_privilege_check(decorator: ast.expr, imports: ImportResolver) -> bool:
 
 
 def registered_decorators(
-    function: ast.FunctionDef | ast.AsyncFunctionDef, receiver: str | None
+    function: ast.FunctionDef | ast.AsyncFunctionDef, receiver: str | None, methods: set[str]
 ) -> list[ast.expr]:
-    """The decorators of what Flask registers: those below ``@receiver.route(...)`` (or
-    ``@receiver.before_request``). One above it wraps a function Flask never calls, so
-    ``@admin_required`` over ``@bp.route("/x")`` leaves the route open. Registered by a call
-    (``add_url_rule``), the function is registered with all of them."""
+    """The decorators of what Flask registers: those below the registering
+    ``@receiver.<method>(...)`` (``route``, ``before_request``...: ``methods``). One above it
+    wraps a function Flask never calls, so ``@admin_required`` over ``@bp.route("/x")`` leaves the
+    route open; another decorator of the same blueprint below it (flask-smorest's
+    ``@blp.response(200)``) registers nothing. Registered by a call (``add_url_rule``), the
+    function is registered with all of them."""
     decorators = function.decorator_list
     for index in range(len(decorators) - 1, -1, -1):
         decorator = decorators[index]
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if isinstance(target, ast.Attribute) and receiver is not None:
+        if isinstance(target, ast.Attribute) and target.attr in methods and receiver is not None:
             if dotted_name(target.value) == receiver:
                 return decorators[index + 1:]
     return decorators
